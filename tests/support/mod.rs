@@ -1,0 +1,388 @@
+//! The harness every lesson's tests use: start a lesson's program, talk to it
+//! over real sockets, and when something goes wrong, say so in words a learner
+//! can act on.
+//!
+//! Three promises, so that no test can hang or flake:
+//! - servers bind port 0, and the test reads the real address from the
+//!   `listening on ADDR` line;
+//! - every wait has a deadline ([`DEADLINE`]); nothing sleeps to synchronise;
+//! - a child process is killed and reaped when its [`Server`] guard drops,
+//!   even when the test panics.
+
+// Each lesson's test file includes this module and uses a different part of it.
+#![allow(dead_code)]
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any single wait may last before the test gives up and explains.
+/// Generous, because a loaded CI machine is slow; a passing test never waits
+/// this long.
+pub const DEADLINE: Duration = Duration::from_secs(5);
+
+/// Where to look when a test fails: "exercise 1.1 — book §1.1, in lessons/…".
+#[derive(Clone, Copy, Debug)]
+pub struct Hint(pub &'static str);
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// A lesson's program running as a server in a child process.
+///
+/// Dropping it kills and reaps the process.
+pub struct Server {
+    // In a Mutex so that a test can hold several connections (each borrows
+    // the server) and still ask whether the process is alive.
+    child: Mutex<Child>,
+    addr: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+    // Signals when the server's stderr reached end of file (the server exited).
+    stderr_done: Mutex<mpsc::Receiver<()>>,
+    // Kept so the pipe stays open: a server that writes to a closed stdout
+    // would get an error it should not have to deal with.
+    _stdout: Option<ChildStdout>,
+    hint: Hint,
+}
+
+impl Server {
+    /// Starts `binary` (use `env!("CARGO_BIN_EXE_lessonNN")`) with `args` and
+    /// waits until it prints `listening on ADDR`.
+    ///
+    /// `hint` names what to revisit if this server misbehaves in this test.
+    pub fn start(binary: &str, args: &[&str], hint: Hint) -> Server {
+        let mut child = Command::new(binary)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {binary}: {e}"));
+
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let child_stderr = child.stderr.take().expect("stderr is piped");
+        let sink = Arc::clone(&stderr);
+        let (done_tx, done_rx) = mpsc::channel();
+        thread::spawn(move || {
+            collect(child_stderr, &sink);
+            let _ = done_tx.send(());
+        });
+
+        // Read the first line of stdout on a thread, so that we can give up
+        // after DEADLINE if the server never prints it.
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut line = String::new();
+            let result = stdout.read_line(&mut line).map(|_| line);
+            let _ = tx.send((result, stdout));
+        });
+
+        let mut server = Server {
+            child: Mutex::new(child),
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            stderr,
+            stderr_done: Mutex::new(done_rx),
+            _stdout: None,
+            hint,
+        };
+        let command = format!("{binary} {}", args.join(" "));
+        let (line, stdout) = match rx.recv_timeout(DEADLINE) {
+            Ok((Ok(line), stdout)) => (line, stdout),
+            Ok((Err(e), _)) => server.fail(&format!("reading the stdout of `{command}` failed: {e}")),
+            Err(_) => server.fail(&format!(
+                "`{command}` printed nothing on stdout within {DEADLINE:?}; \
+                 a server's first line must be `listening on ADDR`"
+            )),
+        };
+        server._stdout = Some(stdout.into_inner());
+        let Some(addr) = line.trim_end().strip_prefix("listening on ") else {
+            server.fail(&format!(
+                "`{command}` should first print `listening on ADDR`, but printed {line:?}"
+            ));
+        };
+        server.addr = addr
+            .parse()
+            .unwrap_or_else(|e| server.fail(&format!("`listening on {addr}`: not an address: {e}")));
+        server
+    }
+
+    /// The address the server really bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Everything the server has written to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&self) -> bool {
+        matches!(self.child.lock().unwrap().try_wait(), Ok(None))
+    }
+
+    /// Connects to the server; every read and write on the result times out
+    /// after [`DEADLINE`].
+    pub fn connect(&self) -> Conn<'_> {
+        let stream = match TcpStream::connect_timeout(&self.addr, DEADLINE) {
+            Ok(stream) => stream,
+            Err(e) => {
+                let state = if self.is_running() { "is running" } else { "has exited" };
+                self.fail(&format!("could not connect to {}: {e} (the server {state})", self.addr))
+            }
+        };
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        stream.set_write_timeout(Some(DEADLINE)).unwrap();
+        Conn { stream, server: self }
+    }
+
+    /// Fails the test with `what` went wrong, the server's stderr, and the hint.
+    pub fn fail(&self, what: &str) -> ! {
+        // If the server has just died (say, at a todo!()), its last words may
+        // still be in the pipe: wait briefly for its stderr to reach the end.
+        let _ = self
+            .stderr_done
+            .lock()
+            .unwrap()
+            .recv_timeout(Duration::from_millis(300));
+        panic!("{}", report(what, &self.stderr(), self.hint))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let child = self.child.get_mut().unwrap_or_else(|e| e.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// The message of a failed test: what happened, the program's stderr, the hint.
+pub fn report(what: &str, stderr: &str, hint: Hint) -> String {
+    let stderr = if stderr.trim().is_empty() {
+        "    (nothing)".to_string()
+    } else {
+        stderr.lines().map(|l| format!("    {l}\n")).collect()
+    };
+    format!("\n\n{what}\n\nThe server's stderr:\n{stderr}\n\nRevisit: {hint}\n")
+}
+
+fn collect(mut from: impl Read, into: &Mutex<String>) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        into.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+}
+
+/// A connection to a [`Server`]: the operations tests need, each with a
+/// deadline and a failure message that shows what was sent and received.
+pub struct Conn<'a> {
+    pub stream: TcpStream,
+    server: &'a Server,
+}
+
+impl Conn<'_> {
+    /// Sends all of `bytes`.
+    pub fn send(&mut self, bytes: &[u8]) {
+        if let Err(e) = self.stream.write_all(bytes) {
+            self.server
+                .fail(&format!("sending {} to the server failed: {e}", show(bytes)));
+        }
+    }
+
+    /// Half-closes the connection: the server will read end of stream.
+    pub fn finish_sending(&mut self) {
+        if let Err(e) = self.stream.shutdown(std::net::Shutdown::Write) {
+            self.server.fail(&format!("shutdown(Write) failed: {e}"));
+        }
+    }
+
+    /// Reads exactly `expected.len()` bytes and checks they equal `expected`.
+    /// `sent` describes what the test sent, for the failure message.
+    pub fn expect(&mut self, sent: &[u8], expected: &[u8]) {
+        let got = self.read_up_to(expected.len());
+        if got != expected {
+            self.server.fail(&format!(
+                "Sent:     {}\nExpected: {}\nGot:      {}{}",
+                show(sent),
+                show(expected),
+                show(&got),
+                if got.len() < expected.len() {
+                    "  (then nothing more before the deadline or end of stream)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+
+    /// Reads until `n` bytes arrived, end of stream, or the deadline passed.
+    pub fn read_up_to(&mut self, n: usize) -> Vec<u8> {
+        let deadline = Instant::now() + DEADLINE;
+        let mut got = vec![0u8; n];
+        let mut filled = 0;
+        while filled < n && Instant::now() < deadline {
+            match self.stream.read(&mut got[filled..]) {
+                Ok(0) => break,
+                Ok(k) => filled += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        got.truncate(filled);
+        got
+    }
+
+    /// Reads one line (up to and including `\n`), or fails the test.
+    pub fn read_line(&mut self) -> String {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline {
+            match self.stream.read(&mut byte) {
+                Ok(0) => break,
+                Ok(_) => {
+                    line.push(byte[0]);
+                    if byte[0] == b'\n' {
+                        return String::from_utf8_lossy(&line).into_owned();
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => self.server.fail(&format!(
+                    "waiting for a line from the server: {e}; got so far: {}",
+                    show(&line)
+                )),
+            }
+        }
+        self.server.fail(&format!(
+            "expected a line ending in \\n; got {} and then end of stream or no more",
+            show(&line)
+        ))
+    }
+
+    /// Sends `line` and checks that the server answers with `expected` (both
+    /// without the trailing newline).
+    pub fn expect_answer(&mut self, line: &str, expected: &str) {
+        self.send(format!("{line}\n").as_bytes());
+        let got = self.read_line();
+        if got.trim_end_matches(['\r', '\n']) != expected {
+            self.server.fail(&format!(
+                "Sent:     {line:?}\nExpected: {expected:?}\nGot:      {:?}",
+                got.trim_end_matches(['\r', '\n'])
+            ));
+        }
+    }
+
+    /// Reads until the server closes the connection; fails if it does not
+    /// within the deadline. Returns what arrived before the close.
+    pub fn expect_close(&mut self, why: &str) -> Vec<u8> {
+        let deadline = Instant::now() + DEADLINE;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            match self.stream.read(&mut buf) {
+                // A reset is a close too (the server closed with unread data).
+                Ok(0) => return got,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return got,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        self.server.fail(&format!(
+            "the server should have closed the connection ({why}), but it stayed open \
+             for {DEADLINE:?}; it sent: {}",
+            show(&got)
+        ))
+    }
+}
+
+/// Shows bytes readably: as a string when they are short text, else by size
+/// and first bytes.
+pub fn show(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) if bytes.len() <= 200 => format!("{s:?}"),
+        _ if bytes.len() <= 64 => format!("{bytes:02x?}"),
+        _ => format!("{} bytes starting {:02x?}", bytes.len(), &bytes[..32]),
+    }
+}
+
+/// Bytes that are not text: every value 0..=255, repeated, with a twist so
+/// that no 256-byte block equals the next.
+pub fn binary_bytes(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_add((i / 256) as u8)).collect()
+}
+
+/// Runs `f` on a thread and waits at most [`DEADLINE`] for it; fails with
+/// `what` if it takes longer (the thread is left behind; the test is over).
+pub fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(DEADLINE) {
+        Ok(value) => value,
+        Err(_) => panic!("{what}: no result within {DEADLINE:?}"),
+    }
+}
+
+/// What a program run to completion by [`run`] did.
+pub struct Finished {
+    /// `None` when the program was killed at the deadline.
+    pub status: Option<std::process::ExitStatus>,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+/// Runs `binary args` with `stdin` as its standard input, to completion or
+/// until [`DEADLINE`], when it is killed. Unlike a plain `output()`, this
+/// cannot hang when the program stops reading its input: stdin is written on
+/// its own thread.
+pub fn run(binary: &str, args: &[&str], stdin: Vec<u8>) -> Finished {
+    let mut child = Command::new(binary)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {binary}: {e}"));
+
+    let mut child_stdin = child.stdin.take().expect("stdin is piped");
+    // Errors are expected when the program exits without reading everything.
+    thread::spawn(move || child_stdin.write_all(&stdin));
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&stderr);
+    let child_stderr = child.stderr.take().expect("stderr is piped");
+    let stderr_reader = thread::spawn(move || collect(child_stderr, &sink));
+    let mut child_stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = child_stdout.read_to_end(&mut out);
+        let _ = tx.send(out);
+    });
+
+    // stdout reaches end of file when the program exits (or closes it).
+    let (stdout, killed) = match rx.recv_timeout(DEADLINE) {
+        Ok(out) => (out, false),
+        Err(_) => {
+            let _ = child.kill();
+            (rx.recv().unwrap_or_default(), true)
+        }
+    };
+    let status = child.wait().expect("waiting for the child");
+    let _ = stderr_reader.join();
+    let stderr = stderr.lock().unwrap().clone();
+    Finished { status: if killed { None } else { Some(status) }, stdout, stderr }
+}
