@@ -17,7 +17,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_lesson01");
 
 const EX1_1: Hint = Hint("exercise 1.1, `echo` in lessons/lesson01/src/echo.rs — book §1.1");
 const EX1_2: Hint = Hint("exercise 1.2, `serve` in lessons/lesson01/src/echo.rs — book §1.2");
-const EX1_3: Hint = Hint("exercise 1.3, `round_trip` in lessons/lesson01/src/client.rs — book §1.3");
+const EX1_3: Hint =
+    Hint("exercise 1.3, `round_trip` in lessons/lesson01/src/client.rs — book §1.3");
 
 fn server(hint: Hint) -> Server {
     Server::start(BIN, &["server", "127.0.0.1:0"], hint)
@@ -131,7 +132,9 @@ fn ex1_2_keeps_serving_after_a_client_resets_the_connection() {
     rude.expect_answer("hello", "hello");
     // SO_LINGER with a zero timeout makes close() send a reset (RST) instead
     // of the polite FIN: the server's next read fails with ConnectionReset.
-    SockRef::from(&rude.stream).set_linger(Some(std::time::Duration::ZERO)).unwrap();
+    SockRef::from(&rude.stream)
+        .set_linger(Some(std::time::Duration::ZERO))
+        .unwrap();
     drop(rude);
 
     let mut polite = server.connect();
@@ -221,7 +224,11 @@ fn ex1_3_client_mode_streams_a_large_input_without_deadlock() {
 #[test]
 fn given_server_prints_the_address_it_really_bound() {
     let server = server(Hint("the given `main.rs` of lesson 1"));
-    assert_ne!(server.addr().port(), 0, "port 0 means 'pick one'; the line must show the real port");
+    assert_ne!(
+        server.addr().port(),
+        0,
+        "port 0 means 'pick one'; the line must show the real port"
+    );
 }
 
 #[test]
@@ -240,22 +247,32 @@ fn given_server_explains_a_port_that_is_in_use() {
 #[test]
 fn given_client_explains_that_nothing_is_listening() {
     // Bind a port, then free it: now (almost certainly) nobody listens there.
-    let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
     Command::new(BIN)
         .args(["client", &addr])
         .write_stdin("anyone?\n")
         .timeout(DEADLINE)
         .assert()
         .failure()
-        .stderr(predicate::str::contains(format!("could not connect to {addr}")))
+        .stderr(predicate::str::contains(format!(
+            "could not connect to {addr}"
+        )))
         .stderr(predicate::str::contains("refused"));
 }
 
 fn first_difference(expected: &[u8], got: &[u8]) -> String {
     match expected.iter().zip(got).position(|(a, b)| a != b) {
         Some(i) => format!("first difference at byte {i}"),
-        None if got.len() < expected.len() => format!("{} bytes missing at the end", expected.len() - got.len()),
-        None if got.len() > expected.len() => format!("{} extra bytes at the end", got.len() - expected.len()),
+        None if got.len() < expected.len() => {
+            format!("{} bytes missing at the end", expected.len() - got.len())
+        }
+        None if got.len() > expected.len() => {
+            format!("{} extra bytes at the end", got.len() - expected.len())
+        }
         None => "identical".to_string(),
     }
 }

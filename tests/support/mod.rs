@@ -96,7 +96,9 @@ impl Server {
         let command = format!("{binary} {}", args.join(" "));
         let (line, stdout) = match rx.recv_timeout(DEADLINE) {
             Ok((Ok(line), stdout)) => (line, stdout),
-            Ok((Err(e), _)) => server.fail(&format!("reading the stdout of `{command}` failed: {e}")),
+            Ok((Err(e), _)) => {
+                server.fail(&format!("reading the stdout of `{command}` failed: {e}"))
+            }
             Err(_) => server.fail(&format!(
                 "`{command}` printed nothing on stdout within {DEADLINE:?}; \
                  a server's first line must be `listening on ADDR`"
@@ -108,9 +110,9 @@ impl Server {
                 "`{command}` should first print `listening on ADDR`, but printed {line:?}"
             ));
         };
-        server.addr = addr
-            .parse()
-            .unwrap_or_else(|e| server.fail(&format!("`listening on {addr}`: not an address: {e}")));
+        server.addr = addr.parse().unwrap_or_else(|e| {
+            server.fail(&format!("`listening on {addr}`: not an address: {e}"))
+        });
         server
     }
 
@@ -135,13 +137,23 @@ impl Server {
         let stream = match TcpStream::connect_timeout(&self.addr, DEADLINE) {
             Ok(stream) => stream,
             Err(e) => {
-                let state = if self.is_running() { "is running" } else { "has exited" };
-                self.fail(&format!("could not connect to {}: {e} (the server {state})", self.addr))
+                let state = if self.is_running() {
+                    "is running"
+                } else {
+                    "has exited"
+                };
+                self.fail(&format!(
+                    "could not connect to {}: {e} (the server {state})",
+                    self.addr
+                ))
             }
         };
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
         stream.set_write_timeout(Some(DEADLINE)).unwrap();
-        Conn { stream, server: self }
+        Conn {
+            stream,
+            server: self,
+        }
     }
 
     /// Fails the test with `what` went wrong, the server's stderr, and the hint.
@@ -181,7 +193,9 @@ fn collect(mut from: impl Read, into: &Mutex<String>) {
         if n == 0 {
             break;
         }
-        into.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        into.lock()
+            .unwrap()
+            .push_str(&String::from_utf8_lossy(&buf[..n]));
     }
 }
 
@@ -196,8 +210,10 @@ impl Conn<'_> {
     /// Sends all of `bytes`.
     pub fn send(&mut self, bytes: &[u8]) {
         if let Err(e) = self.stream.write_all(bytes) {
-            self.server
-                .fail(&format!("sending {} to the server failed: {e}", show(bytes)));
+            self.server.fail(&format!(
+                "sending {} to the server failed: {e}",
+                show(bytes)
+            ));
         }
     }
 
@@ -321,7 +337,9 @@ pub fn show(bytes: &[u8]) -> String {
 /// Bytes that are not text: every value 0..=255, repeated, with a twist so
 /// that no 256-byte block equals the next.
 pub fn binary_bytes(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_add((i / 256) as u8)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_add((i / 256) as u8))
+        .collect()
 }
 
 /// Runs `f` on a thread and waits at most [`DEADLINE`] for it; fails with
@@ -333,7 +351,9 @@ pub fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'sta
     });
     match rx.recv_timeout(DEADLINE) {
         Ok(value) => value,
-        Err(_) => panic!("{what}: no result within {DEADLINE:?}"),
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: no result within {DEADLINE:?}"),
+        // The thread panicked: its message is printed above this one.
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked (see above)"),
     }
 }
 
@@ -384,5 +404,9 @@ pub fn run(binary: &str, args: &[&str], stdin: Vec<u8>) -> Finished {
     let status = child.wait().expect("waiting for the child");
     let _ = stderr_reader.join();
     let stderr = stderr.lock().unwrap().clone();
-    Finished { status: if killed { None } else { Some(status) }, stdout, stderr }
+    Finished {
+        status: if killed { None } else { Some(status) },
+        stdout,
+        stderr,
+    }
 }

@@ -13,7 +13,10 @@ pub fn run() -> io::Result<()> {
     // Port 0 asks the operating system for any free port; local_addr says which.
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
-    println!("[server] bind(127.0.0.1:0) + listen: the OS picked port {}", addr.port());
+    println!(
+        "[server] bind(127.0.0.1:0) + listen: the OS picked port {}",
+        addr.port()
+    );
     println!("[server] accepting connections in a background thread (its log goes to stderr)");
     // The server thread runs until the process ends; nobody waits for it.
     thread::spawn(move || echo::serve(listener));

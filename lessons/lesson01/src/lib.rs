@@ -7,7 +7,13 @@
 // Those warnings are noise in your copy; the reference solutions are checked strictly.
 #![cfg_attr(
     not(feature = "solution"),
-    allow(unused_variables, unused_imports, unused_mut, unreachable_code, dead_code)
+    allow(
+        unused_variables,
+        unused_imports,
+        unused_mut,
+        unreachable_code,
+        dead_code
+    )
 )]
 
 #[cfg_attr(feature = "solution", path = "../../../solutions/lesson01/client.rs")]

@@ -41,8 +41,8 @@ fn main() -> anyhow::Result<()> {
             echo::serve(listener).context("the server stopped")?;
         }
         Some(Command::Client { addr }) => {
-            let stream =
-                TcpStream::connect(&addr).with_context(|| format!("could not connect to {addr}"))?;
+            let stream = TcpStream::connect(&addr)
+                .with_context(|| format!("could not connect to {addr}"))?;
             client::round_trip(&stream, io::stdin(), io::stdout())
                 .with_context(|| format!("the exchange with {addr} failed"))?;
         }
