@@ -35,10 +35,12 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         None => demo::run().context("the demo failed")?,
         Some(Command::Server { addr }) => {
+            // ANCHOR: server
             let listener =
                 TcpListener::bind(&addr).with_context(|| format!("could not bind {addr}"))?;
             netlings_kit::announce_listening(listener.local_addr()?);
             echo::serve(listener).context("the server stopped")?;
+            // ANCHOR_END: server
         }
         Some(Command::Client { addr }) => {
             let stream = TcpStream::connect(&addr)

@@ -1,0 +1,198 @@
+//! `cargo xtask verify`: the course's own check, run by CI.
+//!
+//! 1. The structure: every exercise has its `todo!()` in the learner's copy, a
+//!    solution, tests named after it and a book section; every test and
+//!    `todo!()` belongs to an exercise; every `{{#include}}` anchor exists.
+//! 2. With the solutions, every test passes.
+//! 3. On the shipped exercises, every exercise's tests fail — otherwise the
+//!    tests would not check the exercise at all.
+//! 4. The book builds without a warning.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use crate::cargo;
+use crate::course::{self, Lesson};
+
+/// Collects problems instead of stopping at the first, so one run shows them all.
+struct Report {
+    problems: Vec<String>,
+}
+
+impl Report {
+    fn check(&mut self, ok: bool, problem: impl FnOnce() -> String) {
+        if !ok {
+            let problem = problem();
+            println!("  ✗ {problem}");
+            self.problems.push(problem);
+        }
+    }
+}
+
+pub fn run(root: &Path) -> Result<bool> {
+    let mut report = Report { problems: Vec::new() };
+    let lessons = course::lessons(root)?;
+
+    println!("1. structure: exercises, solutions, tests and book sections");
+    for lesson in &lessons {
+        structure(root, lesson, &mut report)?;
+    }
+    includes(root, &mut report)?;
+
+    println!("2. with the solutions, every test passes (cargo test --workspace --features solution)");
+    let run = cargo::test(root, &["--workspace", "--features", "solution"])?;
+    report.check(run.compiled, || {
+        format!("the workspace does not compile with the solutions:\n{}", run.output)
+    });
+    for (name, _) in run.results.iter().filter(|(_, passed)| !**passed) {
+        report.check(false, || format!("`{name}` fails with the solutions"));
+    }
+    report.check(!run.results.is_empty(), || "no test ran".to_string());
+    println!("  {} tests ran", run.results.len());
+
+    println!("3. on the shipped exercises, every exercise's tests fail");
+    for lesson in &lessons {
+        let run = cargo::test(root, &["-p", &lesson.name])?;
+        report.check(run.compiled, || {
+            format!("{} does not compile as shipped:\n{}", lesson.name, run.output)
+        });
+        let passing: Vec<&String> = run
+            .results
+            .iter()
+            .filter(|(name, passed)| name.starts_with("ex") && **passed)
+            .map(|(name, _)| name)
+            .collect();
+        for name in &passing {
+            report.check(false, || {
+                format!("{}: `{name}` passes without the exercise being done", lesson.name)
+            });
+        }
+        let failing = run.results.iter().filter(|(n, p)| n.starts_with("ex") && !**p).count();
+        println!("  {}: {failing} exercise tests fail as they should", lesson.name);
+    }
+
+    println!("4. the book builds without warnings (mdbook build book)");
+    book(root, &mut report)?;
+
+    if report.problems.is_empty() {
+        println!("\nverify: everything holds.");
+        Ok(true)
+    } else {
+        println!("\nverify: {} problem(s), listed above with ✗.", report.problems.len());
+        Ok(false)
+    }
+}
+
+fn structure(root: &Path, lesson: &Lesson, report: &mut Report) -> Result<()> {
+    let name = &lesson.name;
+    let count = lesson.exercises.len();
+    report.check((2..=5).contains(&count), || {
+        format!("{name} has {count} exercises (from solutions/{name}/); a lesson has two to five")
+    });
+
+    let tests_path = format!("tests/{name}.rs");
+    let tests = fs::read_to_string(root.join(&tests_path)).unwrap_or_default();
+    let test_names = course::test_names(&tests);
+    let book_path = format!("book/src/{name}.md");
+    let book = fs::read_to_string(root.join(&book_path)).unwrap_or_default();
+    let lib = fs::read_to_string(root.join(format!("lessons/{name}/src/lib.rs"))).unwrap_or_default();
+    let todos = course::todos(root, name)?;
+
+    for exercise in &lesson.exercises {
+        let id = &exercise.id;
+        let in_file = fs::read_to_string(root.join(&exercise.file)).unwrap_or_default();
+        report.check(in_file.contains(&exercise.todo_marker()), || {
+            format!("exercise {id}: no `todo!(\"exercise {id}: …\")` in {}", exercise.file.display())
+        });
+        let solution = fs::read_to_string(root.join(&exercise.solution)).unwrap_or_default();
+        report.check(!solution.contains("todo!("), || {
+            format!("{} still has a todo!()", exercise.solution.display())
+        });
+        let swap = format!("path = \"../../../{}\"", exercise.solution.display());
+        report.check(lib.contains(&swap), || {
+            format!("lessons/{name}/src/lib.rs does not swap in {} (missing `{swap}`)", exercise.solution.display())
+        });
+        let prefix = exercise.test_prefix();
+        report.check(test_names.iter().any(|t| t.starts_with(&prefix)), || {
+            format!("exercise {id}: no test named `{prefix}…` in {tests_path}")
+        });
+        report.check(book.lines().any(|l| l.starts_with(&format!("## {id} "))), || {
+            format!("exercise {id}: no section `## {id} …` in {book_path}")
+        });
+    }
+    for (id, file) in &todos {
+        report.check(lesson.exercises.iter().any(|e| &e.id == id), || {
+            format!(
+                "{}: todo!(\"exercise {id}: …\") has no solution with `/// Exercise {id}: … — book §{id}.`",
+                file.display()
+            )
+        });
+    }
+    for test in test_names.iter().filter(|t| t.starts_with("ex")) {
+        report.check(lesson.exercises.iter().any(|e| test.starts_with(&e.test_prefix())), || {
+            format!("{tests_path}: `{test}` is named after no exercise of {name}")
+        });
+    }
+    println!("  {name}: {count} exercises, {} tests", test_names.len());
+    Ok(())
+}
+
+/// Every `{{#include path:anchor}}` in the book names a file that exists and,
+/// when it names an anchor, one that the file really has.
+fn includes(root: &Path, report: &mut Report) -> Result<()> {
+    let src = root.join("book/src");
+    for entry in fs::read_dir(&src).context("reading book/src")? {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        let text = fs::read_to_string(&path)?;
+        let page = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        for piece in text.split("{{#include ").skip(1) {
+            let Some((target, _)) = piece.split_once("}}") else { continue };
+            let (file, anchor) = match target.trim().split_once(':') {
+                Some((file, anchor)) if !anchor.chars().all(|c| c.is_ascii_digit() || c == ':') => {
+                    (file, Some(anchor))
+                }
+                Some((file, _)) => (file, None),
+                None => (target.trim(), None),
+            };
+            let included = fs::read_to_string(src.join(file));
+            report.check(included.is_ok(), || format!("{page}: {{{{#include {file}}}}}: no such file"));
+            if let (Ok(content), Some(anchor)) = (included, anchor) {
+                report.check(content.contains(&format!("ANCHOR: {anchor}\n")), || {
+                    format!("{page}: {file} has no `// ANCHOR: {anchor}`")
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn book(root: &Path, report: &mut Report) -> Result<()> {
+    let out = std::env::temp_dir().join("netlings-verify-book");
+    let output = Command::new("mdbook")
+        .current_dir(root)
+        .args(["build", "book", "-d"])
+        .arg(&out)
+        .output();
+    let Ok(output) = output else {
+        report.check(false, || {
+            "mdbook is not installed: cargo install mdbook --version 0.5.4 --locked".to_string()
+        });
+        return Ok(());
+    };
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    report.check(output.status.success(), || format!("mdbook build failed:\n{log}"));
+    for line in log.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")) {
+        report.check(false, || format!("mdbook: {}", line.trim()));
+    }
+    Ok(())
+}
