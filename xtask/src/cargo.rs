@@ -29,8 +29,12 @@ pub fn test(root: &Path, args: &[&str]) -> std::io::Result<TestRun> {
     let mut results = BTreeMap::new();
     for line in stdout.lines() {
         // `test ex1_2_serves_clients_one_after_another ... ok`
-        let Some(rest) = line.strip_prefix("test ") else { continue };
-        let Some((name, outcome)) = rest.split_once(" ... ") else { continue };
+        let Some(rest) = line.strip_prefix("test ") else {
+            continue;
+        };
+        let Some((name, outcome)) = rest.split_once(" ... ") else {
+            continue;
+        };
         let name = name.rsplit("::").next().unwrap_or(name).to_string();
         match outcome.trim() {
             "ok" => results.insert(name, true),
@@ -39,5 +43,9 @@ pub fn test(root: &Path, args: &[&str]) -> std::io::Result<TestRun> {
         };
     }
     let compiled = !stderr.contains("error: could not compile");
-    Ok(TestRun { compiled, results, output: format!("{stdout}\n{stderr}") })
+    Ok(TestRun {
+        compiled,
+        results,
+        output: format!("{stdout}\n{stderr}"),
+    })
 }

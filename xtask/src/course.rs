@@ -59,7 +59,11 @@ pub fn lessons(root: &Path) -> Result<Vec<Lesson>> {
             continue;
         };
         let exercises = exercises(root, &name)?;
-        lessons.push(Lesson { name, number, exercises });
+        lessons.push(Lesson {
+            name,
+            number,
+            exercises,
+        });
     }
     lessons.sort_by_key(|l| l.number);
     Ok(lessons)
@@ -81,7 +85,10 @@ fn exercises(root: &Path, lesson: &str) -> Result<Vec<Exercise>> {
                 found.push(Exercise {
                     id,
                     title,
-                    file: Path::new("lessons").join(lesson).join("src").join(&file_name),
+                    file: Path::new("lessons")
+                        .join(lesson)
+                        .join("src")
+                        .join(&file_name),
                     solution: solution.clone(),
                 });
             }
@@ -113,8 +120,10 @@ pub fn test_names(text: &str) -> Vec<String> {
     text.lines()
         .filter_map(|line| {
             let rest = line.trim_start().strip_prefix("fn ")?;
-            let name: String =
-                rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
             name.starts_with("ex").then_some(name)
         })
         .collect()

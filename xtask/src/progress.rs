@@ -16,7 +16,10 @@ enum Status {
     NotStarted,
     Done,
     /// The todo!() is gone, but `failed` of `total` tests fail.
-    Failing { failed: usize, total: usize },
+    Failing {
+        failed: usize,
+        total: usize,
+    },
     /// The lesson does not compile, so its tests cannot run.
     DoesNotCompile,
     /// No test of this exercise ran (the tests were renamed or filtered).
@@ -30,9 +33,16 @@ pub fn run(root: &Path) -> Result<bool> {
     let (mut done, mut total) = (0, 0);
 
     for lesson in &lessons {
-        let started: Vec<bool> = lesson.exercises.iter().map(|e| !still_todo(root, e)).collect();
+        let started: Vec<bool> = lesson
+            .exercises
+            .iter()
+            .map(|e| !still_todo(root, e))
+            .collect();
         let run = if started.contains(&true) {
-            eprintln!("  (running `cargo test -p {}` to check your work…)", lesson.name);
+            eprintln!(
+                "  (running `cargo test -p {}` to check your work…)",
+                lesson.name
+            );
             Some(cargo::test(root, &["-p", &lesson.name])?)
         } else {
             None
@@ -69,7 +79,10 @@ pub fn run(root: &Path) -> Result<bool> {
                 Status::NoTests => "? no tests ran".to_string(),
             };
             let lesson_column = if i == 0 { lesson.name.as_str() } else { "" };
-            println!("  {lesson_column:<9} {:<5} {:<40} {label}", exercise.id, exercise.title);
+            println!(
+                "  {lesson_column:<9} {:<5} {:<40} {label}",
+                exercise.id, exercise.title
+            );
             total += 1;
             if matches!(status, Status::Done) {
                 done += 1;
@@ -85,7 +98,10 @@ pub fn run(root: &Path) -> Result<bool> {
         Some((lesson, exercise, advice)) => {
             println!("\nNext: exercise {} — {}", exercise.id, exercise.title);
             println!("  write it in   {}", exercise.file.display());
-            println!("  read          book §{} (mdbook serve book --open)", exercise.id);
+            println!(
+                "  read          book §{} (mdbook serve book --open)",
+                exercise.id
+            );
             println!("  {advice}cargo test -p {lesson}");
         }
         None => println!("\nEvery exercise is done. Well played!"),

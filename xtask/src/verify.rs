@@ -33,7 +33,9 @@ impl Report {
 }
 
 pub fn run(root: &Path) -> Result<bool> {
-    let mut report = Report { problems: Vec::new() };
+    let mut report = Report {
+        problems: Vec::new(),
+    };
     let lessons = course::lessons(root)?;
 
     println!("1. structure: exercises, solutions, tests and book sections");
@@ -42,10 +44,15 @@ pub fn run(root: &Path) -> Result<bool> {
     }
     includes(root, &mut report)?;
 
-    println!("2. with the solutions, every test passes (cargo test --workspace --features solution)");
+    println!(
+        "2. with the solutions, every test passes (cargo test --workspace --features solution)"
+    );
     let run = cargo::test(root, &["--workspace", "--features", "solution"])?;
     report.check(run.compiled, || {
-        format!("the workspace does not compile with the solutions:\n{}", run.output)
+        format!(
+            "the workspace does not compile with the solutions:\n{}",
+            run.output
+        )
     });
     for (name, _) in run.results.iter().filter(|(_, passed)| !**passed) {
         report.check(false, || format!("`{name}` fails with the solutions"));
@@ -57,7 +64,10 @@ pub fn run(root: &Path) -> Result<bool> {
     for lesson in &lessons {
         let run = cargo::test(root, &["-p", &lesson.name])?;
         report.check(run.compiled, || {
-            format!("{} does not compile as shipped:\n{}", lesson.name, run.output)
+            format!(
+                "{} does not compile as shipped:\n{}",
+                lesson.name, run.output
+            )
         });
         let passing: Vec<&String> = run
             .results
@@ -67,11 +77,21 @@ pub fn run(root: &Path) -> Result<bool> {
             .collect();
         for name in &passing {
             report.check(false, || {
-                format!("{}: `{name}` passes without the exercise being done", lesson.name)
+                format!(
+                    "{}: `{name}` passes without the exercise being done",
+                    lesson.name
+                )
             });
         }
-        let failing = run.results.iter().filter(|(n, p)| n.starts_with("ex") && !**p).count();
-        println!("  {}: {failing} exercise tests fail as they should", lesson.name);
+        let failing = run
+            .results
+            .iter()
+            .filter(|(n, p)| n.starts_with("ex") && !**p)
+            .count();
+        println!(
+            "  {}: {failing} exercise tests fail as they should",
+            lesson.name
+        );
     }
 
     println!("4. the book builds without warnings (mdbook build book)");
@@ -81,7 +101,10 @@ pub fn run(root: &Path) -> Result<bool> {
         println!("\nverify: everything holds.");
         Ok(true)
     } else {
-        println!("\nverify: {} problem(s), listed above with ✗.", report.problems.len());
+        println!(
+            "\nverify: {} problem(s), listed above with ✗.",
+            report.problems.len()
+        );
         Ok(false)
     }
 }
@@ -98,14 +121,18 @@ fn structure(root: &Path, lesson: &Lesson, report: &mut Report) -> Result<()> {
     let test_names = course::test_names(&tests);
     let book_path = format!("book/src/{name}.md");
     let book = fs::read_to_string(root.join(&book_path)).unwrap_or_default();
-    let lib = fs::read_to_string(root.join(format!("lessons/{name}/src/lib.rs"))).unwrap_or_default();
+    let lib =
+        fs::read_to_string(root.join(format!("lessons/{name}/src/lib.rs"))).unwrap_or_default();
     let todos = course::todos(root, name)?;
 
     for exercise in &lesson.exercises {
         let id = &exercise.id;
         let in_file = fs::read_to_string(root.join(&exercise.file)).unwrap_or_default();
         report.check(in_file.contains(&exercise.todo_marker()), || {
-            format!("exercise {id}: no `todo!(\"exercise {id}: …\")` in {}", exercise.file.display())
+            format!(
+                "exercise {id}: no `todo!(\"exercise {id}: …\")` in {}",
+                exercise.file.display()
+            )
         });
         let solution = fs::read_to_string(root.join(&exercise.solution)).unwrap_or_default();
         report.check(!solution.contains("todo!("), || {
@@ -113,15 +140,19 @@ fn structure(root: &Path, lesson: &Lesson, report: &mut Report) -> Result<()> {
         });
         let swap = format!("path = \"../../../{}\"", exercise.solution.display());
         report.check(lib.contains(&swap), || {
-            format!("lessons/{name}/src/lib.rs does not swap in {} (missing `{swap}`)", exercise.solution.display())
+            format!(
+                "lessons/{name}/src/lib.rs does not swap in {} (missing `{swap}`)",
+                exercise.solution.display()
+            )
         });
         let prefix = exercise.test_prefix();
         report.check(test_names.iter().any(|t| t.starts_with(&prefix)), || {
             format!("exercise {id}: no test named `{prefix}…` in {tests_path}")
         });
-        report.check(book.lines().any(|l| l.starts_with(&format!("## {id} "))), || {
-            format!("exercise {id}: no section `## {id} …` in {book_path}")
-        });
+        report.check(
+            book.lines().any(|l| l.starts_with(&format!("## {id} "))),
+            || format!("exercise {id}: no section `## {id} …` in {book_path}"),
+        );
     }
     for (id, file) in &todos {
         report.check(lesson.exercises.iter().any(|e| &e.id == id), || {
@@ -132,11 +163,18 @@ fn structure(root: &Path, lesson: &Lesson, report: &mut Report) -> Result<()> {
         });
     }
     for test in test_names.iter().filter(|t| t.starts_with("ex")) {
-        report.check(lesson.exercises.iter().any(|e| test.starts_with(&e.test_prefix())), || {
-            format!("{tests_path}: `{test}` is named after no exercise of {name}")
-        });
+        report.check(
+            lesson
+                .exercises
+                .iter()
+                .any(|e| test.starts_with(&e.test_prefix())),
+            || format!("{tests_path}: `{test}` is named after no exercise of {name}"),
+        );
     }
-    println!("  {name}: {count} exercises, {} tests", test_names.len());
+    println!(
+        "  {name}: {count} exercises, {} exercise tests",
+        test_names.len()
+    );
     Ok(())
 }
 
@@ -150,9 +188,15 @@ fn includes(root: &Path, report: &mut Report) -> Result<()> {
             continue;
         }
         let text = fs::read_to_string(&path)?;
-        let page = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let page = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         for piece in text.split("{{#include ").skip(1) {
-            let Some((target, _)) = piece.split_once("}}") else { continue };
+            let Some((target, _)) = piece.split_once("}}") else {
+                continue;
+            };
             let (file, anchor) = match target.trim().split_once(':') {
                 Some((file, anchor)) if !anchor.chars().all(|c| c.is_ascii_digit() || c == ':') => {
                     (file, Some(anchor))
@@ -161,7 +205,9 @@ fn includes(root: &Path, report: &mut Report) -> Result<()> {
                 None => (target.trim(), None),
             };
             let included = fs::read_to_string(src.join(file));
-            report.check(included.is_ok(), || format!("{page}: {{{{#include {file}}}}}: no such file"));
+            report.check(included.is_ok(), || {
+                format!("{page}: {{{{#include {file}}}}}: no such file")
+            });
             if let (Ok(content), Some(anchor)) = (included, anchor) {
                 report.check(content.contains(&format!("ANCHOR: {anchor}\n")), || {
                     format!("{page}: {file} has no `// ANCHOR: {anchor}`")
@@ -190,8 +236,13 @@ fn book(root: &Path, report: &mut Report) -> Result<()> {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    report.check(output.status.success(), || format!("mdbook build failed:\n{log}"));
-    for line in log.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")) {
+    report.check(output.status.success(), || {
+        format!("mdbook build failed:\n{log}")
+    });
+    for line in log
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+    {
         report.check(false, || format!("mdbook: {}", line.trim()));
     }
     Ok(())
