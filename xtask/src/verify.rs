@@ -19,11 +19,13 @@ use crate::course::{self, Lesson};
 
 /// Collects problems instead of stopping at the first, so one run shows them all.
 struct Report {
+    checks: usize,
     problems: Vec<String>,
 }
 
 impl Report {
     fn check(&mut self, ok: bool, problem: impl FnOnce() -> String) {
+        self.checks += 1;
         if !ok {
             let problem = problem();
             println!("  ✗ {problem}");
@@ -34,6 +36,7 @@ impl Report {
 
 pub fn run(root: &Path) -> Result<bool> {
     let mut report = Report {
+        checks: 0,
         problems: Vec::new(),
     };
     let lessons = course::lessons(root)?;
@@ -97,16 +100,15 @@ pub fn run(root: &Path) -> Result<bool> {
     println!("4. the book builds without warnings (mdbook build book)");
     book(root, &mut report)?;
 
-    if report.problems.is_empty() {
+    let failed = report.problems.len();
+    if failed == 0 {
         println!("\nverify: everything holds.");
-        Ok(true)
     } else {
-        println!(
-            "\nverify: {} problem(s), listed above with ✗.",
-            report.problems.len()
-        );
-        Ok(false)
+        println!("\nverify: {failed} problem(s), listed above with ✗.");
     }
+    // A closing line in the form CI reads: N passed, N failed.
+    println!("checks: {} passed, {failed} failed", report.checks - failed);
+    Ok(failed == 0)
 }
 
 fn structure(root: &Path, lesson: &Lesson, report: &mut Report) -> Result<()> {
