@@ -124,9 +124,20 @@ pub fn test_names(text: &str) -> Vec<String> {
                 .chars()
                 .take_while(|c| c.is_alphanumeric() || *c == '_')
                 .collect();
-            name.starts_with("ex").then_some(name)
+            is_exercise_test(&name).then_some(name)
         })
         .collect()
+}
+
+/// `ex1_2_serves_clients` is the test of an exercise; `exchange` is not.
+pub fn is_exercise_test(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("ex") else {
+        return false;
+    };
+    let mut parts = rest.splitn(3, '_');
+    let digits =
+        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    digits(parts.next()) && digits(parts.next()) && parts.next().is_some()
 }
 
 /// Every `todo!("exercise N.k: ...")` in a lesson's src/, as (id, file).

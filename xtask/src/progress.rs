@@ -54,12 +54,7 @@ pub fn run(root: &Path) -> Result<bool> {
                 Some(run) if !run.compiled => Status::DoesNotCompile,
                 Some(run) => {
                     let prefix = exercise.test_prefix();
-                    let mine: Vec<bool> = run
-                        .results
-                        .iter()
-                        .filter(|(name, _)| name.starts_with(&prefix))
-                        .map(|(_, passed)| *passed)
-                        .collect();
+                    let mine: Vec<bool> = run.named(&prefix).map(|(_, passed)| passed).collect();
                     let failed = mine.iter().filter(|passed| !**passed).count();
                     match (mine.len(), failed) {
                         (0, _) => Status::NoTests,

@@ -1,0 +1,88 @@
+//! The command line of lesson 5. Run `cargo run -p lesson05 -- --help`.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use lesson05::client::Client;
+use lesson05::message::{Request, Response};
+use lesson05::{DEFAULT_ADDR, demo, server};
+
+/// Lesson 5 — a key-value server over a binary protocol. With no command, a
+/// narrated demo.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve GET, SET and DELETE requests, one client at a time.
+    Server {
+        /// Address to listen on; port 0 lets the OS pick a free port.
+        #[arg(default_value = DEFAULT_ADDR)]
+        addr: String,
+    },
+    /// Send one request to a server and print its answer.
+    Client {
+        /// The server's address, e.g. 127.0.0.1:7005.
+        addr: String,
+        #[command(subcommand)]
+        request: Op,
+    },
+}
+
+#[derive(Subcommand)]
+enum Op {
+    /// Print the value of KEY.
+    Get { key: String },
+    /// Store VALUE under KEY.
+    Set { key: String, value: String },
+    /// Remove KEY.
+    Delete { key: String },
+}
+
+fn main() -> anyhow::Result<()> {
+    netlings_kit::install_exercise_hook("lesson05");
+    match Cli::parse().command {
+        None => demo::run().context("the demo failed")?,
+        Some(Command::Server { addr }) => {
+            let listener =
+                TcpListener::bind(&addr).with_context(|| format!("could not bind {addr}"))?;
+            netlings_kit::announce_listening(listener.local_addr()?);
+            server::serve(listener).context("the server stopped")?;
+        }
+        Some(Command::Client { addr, request }) => {
+            let (key, request) = match request {
+                Op::Get { key } => (key.clone(), Request::Get { key: key.into() }),
+                Op::Set { key, value } => (
+                    key.clone(),
+                    Request::Set {
+                        key: key.into(),
+                        value: value.into(),
+                    },
+                ),
+                Op::Delete { key } => (key.clone(), Request::Delete { key: key.into() }),
+            };
+            let stream = TcpStream::connect(&addr)
+                .with_context(|| format!("could not connect to {addr}"))?;
+            let response = Client::new(stream)?
+                .call(&request)
+                .with_context(|| format!("the exchange with {addr} failed"))?;
+            match response {
+                Response::Ok => println!("OK"),
+                Response::Value(value) => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(&value)?;
+                    out.write_all(b"\n")?;
+                }
+                Response::NotFound => bail!("key {key:?} not found"),
+                Response::Error(message) => bail!("the server refused: {message}"),
+            }
+        }
+    }
+    Ok(())
+}
