@@ -191,7 +191,7 @@ fn ex1_3_client_mode_prints_the_echo_of_stdin() {
         .timeout(DEADLINE)
         .assert()
         .success()
-        .stdout("hello from stdin\n");
+        .stdout(predicate::eq(&b"hello from stdin\n"[..]));
 }
 
 #[test]
@@ -224,44 +224,28 @@ fn ex1_3_client_mode_streams_a_large_input_without_deadlock() {
 #[test]
 fn given_server_prints_the_address_it_really_bound() {
     let server = server(Hint("the given `main.rs` of lesson 1"));
-    assert_ne!(
-        server.addr().port(),
-        0,
-        "port 0 means 'pick one'; the line must show the real port"
-    );
+    support::assert_real_port(&server);
 }
 
 #[test]
 fn given_server_explains_a_port_that_is_in_use() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    Command::new(BIN)
-        .args(["server", &addr])
-        .timeout(DEADLINE)
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains(format!("could not bind {addr}")))
-        .stderr(predicate::str::contains("in use"));
+    support::assert_fails_saying(
+        BIN,
+        &["server", &addr],
+        &[&format!("could not bind {addr}"), "in use"],
+    );
 }
 
 #[test]
 fn given_client_explains_that_nothing_is_listening() {
-    // Bind a port, then free it: now (almost certainly) nobody listens there.
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
-    Command::new(BIN)
-        .args(["client", &addr])
-        .write_stdin("anyone?\n")
-        .timeout(DEADLINE)
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains(format!(
-            "could not connect to {addr}"
-        )))
-        .stderr(predicate::str::contains("refused"));
+    let addr = support::closed_tcp_addr();
+    support::assert_fails_saying(
+        BIN,
+        &["client", &addr],
+        &[&format!("could not connect to {addr}"), "refused"],
+    );
 }
 
 fn first_difference(expected: &[u8], got: &[u8]) -> String {

@@ -1061,24 +1061,18 @@ fn ex3_4_the_narrated_demo_runs_to_the_end() {
 #[test]
 fn given_server_prints_the_address_it_really_bound() {
     let server = server(Hint("the given `main.rs` of lesson 3"), &[]);
-    assert_ne!(
-        server.addr().port(),
-        0,
-        "port 0 means 'pick one'; the line must show the real port"
-    );
+    support::assert_real_port(&server);
 }
 
 #[test]
 fn given_server_explains_a_port_that_is_in_use() {
     let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    Command::new(BIN)
-        .args(["server", &addr])
-        .timeout(DEADLINE)
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains(format!("could not bind {addr}")))
-        .stderr(predicate::str::contains("in use"));
+    support::assert_fails_saying(
+        BIN,
+        &["server", &addr],
+        &[&format!("could not bind {addr}"), "in use"],
+    );
 }
 
 #[test]

@@ -994,42 +994,28 @@ fn ex5_4_the_demo_runs_to_completion() {
 #[test]
 fn given_server_prints_the_address_it_really_bound() {
     let server = server(Hint("the given `main.rs` of lesson 5"));
-    assert_ne!(
-        server.addr().port(),
-        0,
-        "port 0 means 'pick one'; the line must show the real port"
-    );
+    support::assert_real_port(&server);
 }
 
 #[test]
 fn given_server_explains_a_port_that_is_in_use() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    Command::new(BIN)
-        .args(["server", &addr])
-        .timeout(DEADLINE)
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains(format!("could not bind {addr}")))
-        .stderr(predicate::str::contains("in use"));
+    support::assert_fails_saying(
+        BIN,
+        &["server", &addr],
+        &[&format!("could not bind {addr}"), "in use"],
+    );
 }
 
 #[test]
 fn given_client_explains_that_nothing_is_listening() {
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
-    Command::new(BIN)
-        .args(["client", &addr, "get", "anything"])
-        .timeout(DEADLINE)
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains(format!(
-            "could not connect to {addr}"
-        )))
-        .stderr(predicate::str::contains("refused"));
+    let addr = support::closed_tcp_addr();
+    support::assert_fails_saying(
+        BIN,
+        &["client", &addr, "get", "anything"],
+        &[&format!("could not connect to {addr}"), "refused"],
+    );
 }
 
 #[test]

@@ -410,3 +410,38 @@ pub fn run(binary: &str, args: &[&str], stdin: Vec<u8>) -> Finished {
         stderr,
     }
 }
+
+/// An address on loopback where nothing listens: a port the OS just gave us,
+/// freed again. (Another program could grab it in between; on a test machine
+/// that is vanishingly rare.)
+pub fn closed_tcp_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+    listener.local_addr().expect("local_addr").to_string()
+}
+
+/// Runs `binary args` to completion and checks that it fails and that its
+/// stderr says each of `expected` — how the given `main.rs` of every lesson
+/// turns an OS error into a sentence.
+pub fn assert_fails_saying(binary: &str, args: &[&str], expected: &[&str]) {
+    let finished = run(binary, args, Vec::new());
+    let command = format!("{binary} {}", args.join(" "));
+    let failed = finished.status.is_some_and(|s| !s.success());
+    let missing: Vec<&&str> = expected
+        .iter()
+        .filter(|e| !finished.stderr.contains(**e))
+        .collect();
+    assert!(
+        failed && missing.is_empty(),
+        "`{command}` should fail and say {expected:?} on stderr.\n\
+         It ended with {:?}; missing from stderr: {missing:?}.\nIts stderr:\n{}",
+        finished.status,
+        finished.stderr
+    );
+}
+
+/// Checks that a server announced the port it really bound, not port 0.
+pub fn assert_real_port(server: &Server) {
+    if server.addr().port() == 0 {
+        server.fail("the server printed port 0; after binding port 0, print local_addr()");
+    }
+}

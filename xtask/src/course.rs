@@ -155,3 +155,38 @@ pub fn todos(root: &Path, lesson: &str) -> Result<Vec<(String, PathBuf)>> {
     }
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_an_exercise_doc_line() {
+        let line = "/// Exercise 1.2: the accept loop — book §1.2.";
+        assert_eq!(
+            parse_exercise_doc(line),
+            Some(("1.2".to_string(), "the accept loop".to_string()))
+        );
+        assert_eq!(parse_exercise_doc("/// Exercise one: x — book §1.1."), None);
+        assert_eq!(
+            parse_exercise_doc("// Exercise 1.2: not a doc comment"),
+            None
+        );
+    }
+
+    #[test]
+    fn tells_exercise_tests_from_other_functions() {
+        assert!(is_exercise_test("ex1_2_serves_clients"));
+        assert!(is_exercise_test("ex10_3_x"));
+        assert!(!is_exercise_test("exchange"));
+        assert!(!is_exercise_test("ex1_2"));
+        assert!(!is_exercise_test("given_server_prints"));
+    }
+
+    #[test]
+    fn orders_exercises_numerically() {
+        let mut ids = vec!["1.10", "1.9", "2.1"];
+        ids.sort_by_key(|id| exercise_order(id));
+        assert_eq!(ids, ["1.9", "1.10", "2.1"]);
+    }
+}
