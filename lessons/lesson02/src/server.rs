@@ -1,0 +1,94 @@
+//! The server: one client at a time; for each request line, one reply line.
+
+use std::io::{self, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use crate::lines::read_line;
+use crate::protocol::{self, MAX_LINE, Reply};
+
+/// How long a client may stay silent, or leave its replies unread, before the
+/// server gives up on it (`server --idle-ms` changes it).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+// ANCHOR: serve
+/// Serves clients one after another, forever: lesson 1's accept loop, with a
+/// [`session`] for each client where lesson 1 had an echo.
+pub fn serve(listener: TcpListener, idle: Duration) -> io::Result<()> {
+    for incoming in listener.incoming() {
+        let stream = match incoming {
+            Ok(stream) => stream,
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                continue;
+            }
+        };
+        let peer = match stream.peer_addr() {
+            Ok(addr) => addr.to_string(),
+            Err(_) => "a client".to_string(),
+        };
+        eprintln!("{peer}: connected");
+        match session(&stream, idle) {
+            Ok(()) => eprintln!("{peer}: done, closed"),
+            // The message is for people and differs between systems; the kind
+            // is what a program decides on. The log shows both.
+            Err(e) => eprintln!("{peer}: {e} [{:?}], closed", e.kind()),
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: serve
+
+// ANCHOR: session
+/// Exercise 2.2: answer each command — book §2.2.
+///
+/// Talk with one client until it is done: read a request line, answer it
+/// with [`protocol::respond`], send the reply followed by `\n`, and again.
+/// Return `Ok(())` when the client has finished sending (your [`read_line`]
+/// says `None`), or after you sent the reply to `QUIT` ([`Reply::Bye`]).
+///
+/// - First give the stream deadlines: `stream.set_read_timeout(Some(idle))`
+///   and `stream.set_write_timeout(Some(idle))`. Without them, a client that
+///   says nothing, or never reads its replies, holds this one-at-a-time
+///   server forever, and everyone else waits (§2.2, §2.3).
+/// - Make one `BufReader::new(stream)` *before* the loop and read every line
+///   through it with `read_line(&mut reader, MAX_LINE)`. A `BufReader` may
+///   already hold the next lines; one made anew each time round would lose
+///   them.
+/// - `&TcpStream` is `Read` and `Write`, so the `BufReader` can read through
+///   one reference while you write through another: `let mut writer = stream;`.
+/// - Send each reply in one `write_all(format!("{reply}\n").as_bytes())`.
+///   (`writeln!` on a socket makes one system call per piece of the format.)
+/// - When `read_line` fails, the client may deserve an explanation: if
+///   [`last_words`] gives you `Some(text)`, send `ERR {text}\n` — and ignore
+///   an error from that write, the client may be gone — then return the
+///   error from `read_line`. Other errors: return them (`?`).
+pub fn session(stream: &TcpStream, idle: Duration) -> io::Result<()> {
+    todo!("exercise 2.2: answer each command — book §2.2")
+}
+// ANCHOR_END: session
+
+// ANCHOR: last_words
+/// Exercise 2.3: the idle timeout — book §2.3.
+///
+/// Reading from a client failed with `error`, and [`session`] is about to
+/// close the connection. Decide what to tell the client first: the text of
+/// an `ERR` line, or `None` when there is no one left to tell.
+///
+/// Decide by `error.kind()`, an `io::ErrorKind`, never by the message: the
+/// message is for people, and differs from one system to the next.
+/// - `WouldBlock` or `TimedOut`: the read timeout that [`session`] set has
+///   expired — the client said nothing for `idle`. (Unix reports the first,
+///   Windows the second.) Say `idle timeout`.
+/// - `InvalidData`: the client sent something that breaks the protocol, and
+///   your [`read_line`] put the reason in the message: say
+///   `error.to_string()` (`line too long`, `line is not valid UTF-8`).
+/// - `UnexpectedEof`, `ConnectionReset`, `ConnectionAborted`, `BrokenPipe`:
+///   the client has gone — it hung up in the middle of a line, or reset the
+///   connection. `None`.
+/// - Any other kind is nothing a client caused or can fix: `None` too. The
+///   server's log shows it.
+pub fn last_words(error: &io::Error) -> Option<String> {
+    todo!("exercise 2.3: the idle timeout — book §2.3")
+}
+// ANCHOR_END: last_words
