@@ -6,6 +6,7 @@ mod support;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
 use std::thread;
 
 use assert_cmd::Command;
@@ -25,42 +26,100 @@ fn server(hint: Hint) -> Server {
 }
 
 // ---------------------------------------------------------------- exercise 1.1
+//
+// These tests call your `echo` directly, on a connection the test accepts
+// itself, so exercise 1.1 can be checked before `serve` (1.2) exists.
+
+/// Your `echo`, running on a thread for one connection, and the client side.
+struct EchoUnderTest {
+    client: TcpStream,
+    result: mpsc::Receiver<io::Result<u64>>,
+}
+
+fn echo_under_test() -> EchoUnderTest {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, result) = mpsc::channel();
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        // If echo panics (a todo!()), tx is dropped and `result` says so.
+        let _ = tx.send(lesson01::echo::echo(&mut stream));
+    });
+    let client = TcpStream::connect(addr).unwrap();
+    client.set_read_timeout(Some(DEADLINE)).unwrap();
+    client.set_write_timeout(Some(DEADLINE)).unwrap();
+    EchoUnderTest { client, result }
+}
+
+impl EchoUnderTest {
+    /// What `echo` returned, once it has returned.
+    fn returned(&self) -> String {
+        match self.result.recv_timeout(DEADLINE) {
+            Ok(result) => format!("echo returned {result:?}"),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                format!("echo had not returned after {DEADLINE:?}")
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                "echo panicked (its message is above)".to_string()
+            }
+        }
+    }
+
+    /// Reads until `n` bytes, end of stream, or the deadline.
+    fn read_up_to(&mut self, n: usize) -> Vec<u8> {
+        let mut got = Vec::new();
+        let _ = (&mut self.client).take(n as u64).read_to_end(&mut got);
+        got
+    }
+}
 
 #[test]
 fn ex1_1_echoes_a_line_before_the_client_closes() {
     // Like a person typing into `nc`: the reply must come while the connection
     // is still open, not only after the client has finished.
-    let server = server(EX1_1);
-    let mut conn = server.connect();
-    conn.expect_answer("hello, echo", "hello, echo");
-    conn.expect_answer("and a second line", "and a second line");
-}
-
-#[test]
-fn ex1_1_echoes_binary_bytes_exactly() {
-    let server = server(EX1_1);
-    let mut conn = server.connect();
-    let bytes = binary_bytes(1024);
-    conn.send(&bytes);
-    conn.finish_sending();
-    let got = conn.expect_close("the client half-closed, so the echo is complete");
-    if got != bytes {
-        server.fail(&format!(
-            "Sent:     {}\nExpected the same bytes back\nGot:      {}",
-            show(&bytes),
-            show(&got)
-        ));
+    let mut echo = echo_under_test();
+    for line in [&b"hello, echo\n"[..], b"and a second line\n"] {
+        echo.client.write_all(line).unwrap();
+        let got = echo.read_up_to(line.len());
+        assert!(
+            got == line,
+            "\nSent:     {} (and kept the connection open)\nExpected: the same back\n\
+             Got:      {}\n({})\nRevisit: {EX1_1}\n",
+            show(line),
+            show(&got),
+            if got.is_empty() {
+                echo.returned()
+            } else {
+                "echo is still running".to_string()
+            }
+        );
     }
 }
 
 #[test]
+fn ex1_1_echoes_binary_bytes_exactly() {
+    let mut echo = echo_under_test();
+    let bytes = binary_bytes(1024);
+    echo.client.write_all(&bytes).unwrap();
+    echo.client.shutdown(Shutdown::Write).unwrap();
+    let got = echo.read_up_to(usize::MAX);
+    assert!(
+        got == bytes,
+        "\nSent:     {}, then shutdown(Write)\nExpected: the same bytes back\nGot:      {}\n\
+         ({})\nRevisit: {EX1_1}\n",
+        show(&bytes),
+        show(&got),
+        echo.returned()
+    );
+}
+
+#[test]
 fn ex1_1_echoes_a_mebibyte_sent_in_one_write() {
-    // 1 MiB does not fit in one read or one write: the server sees it in
-    // pieces and must echo every piece, in order, with write_all.
-    let server = server(EX1_1);
-    let conn = server.connect();
+    // 1 MiB does not fit in one read: echo sees it in pieces and must echo
+    // every piece, in order.
+    let mut echo = echo_under_test();
     let bytes = binary_bytes(1 << 20);
-    let mut writer = conn.stream.try_clone().unwrap();
+    let mut writer = echo.client.try_clone().unwrap();
     let to_send = bytes.clone();
     // Send on another thread while we read here: the echo comes back while we
     // are still sending, and someone has to read it.
@@ -68,34 +127,33 @@ fn ex1_1_echoes_a_mebibyte_sent_in_one_write() {
         writer.write_all(&to_send)?;
         writer.shutdown(Shutdown::Write)
     });
-    let mut got = Vec::new();
-    let mut reader = &conn.stream;
-    let read = reader.read_to_end(&mut got);
+    let got = echo.read_up_to(usize::MAX);
     let sent = sender.join().unwrap();
-    if read.is_err() || sent.is_err() || got != bytes {
-        server.fail(&format!(
-            "Sent 1 MiB of binary data in one write_all, then half-closed.\n\
-             Expected the same 1 MiB back, then end of stream.\n\
-             Got {} bytes ({}); reading: {read:?}; sending: {sent:?}",
-            got.len(),
-            first_difference(&bytes, &got)
-        ));
-    }
+    assert!(
+        sent.is_ok() && got == bytes,
+        "\nSent 1 MiB of binary data in one write_all ({sent:?}), then shutdown(Write).\n\
+         Expected the same 1 MiB back, then end of stream.\n\
+         Got {} bytes ({}); {}.\nRevisit: {EX1_1}\n",
+        got.len(),
+        first_difference(&bytes, &got),
+        echo.returned()
+    );
 }
 
 #[test]
-fn ex1_1_closes_when_the_client_half_closes() {
-    let server = server(EX1_1);
-    let mut conn = server.connect();
-    conn.send(b"last words\n");
-    conn.finish_sending();
-    let got = conn.expect_close("the client sent end of stream: read returned Ok(0)");
-    if got != b"last words\n" {
-        server.fail(&format!(
-            "Sent:     \"last words\\n\", then shutdown(Write)\nExpected: the same back, then end of stream\nGot:      {}",
-            show(&got)
-        ));
-    }
+fn ex1_1_returns_the_count_when_the_client_half_closes() {
+    let mut echo = echo_under_test();
+    echo.client.write_all(b"last words\n").unwrap();
+    echo.client.shutdown(Shutdown::Write).unwrap();
+    let got = echo.read_up_to(usize::MAX);
+    let returned = echo.returned();
+    assert!(
+        got == b"last words\n" && returned == "echo returned Ok(11)",
+        "\nSent:     \"last words\\n\", then shutdown(Write)\n\
+         Expected: the same back, then end of stream, and echo returning Ok(11)\n\
+         Got:      {}; {returned}\nRevisit: {EX1_1}\n",
+        show(&got)
+    );
 }
 
 // ---------------------------------------------------------------- exercise 1.2
@@ -185,13 +243,22 @@ fn ex1_3_round_trip_sends_everything_and_reads_everything() {
 #[test]
 fn ex1_3_client_mode_prints_the_echo_of_stdin() {
     let addr = reference_echo_server();
-    Command::new(BIN)
+    let output = Command::new(BIN)
         .args(["client", &addr.to_string()])
         .write_stdin("hello from stdin\n")
         .timeout(DEADLINE)
-        .assert()
-        .success()
-        .stdout(predicate::eq(&b"hello from stdin\n"[..]));
+        .output()
+        .unwrap();
+    let expected = predicate::eq(&b"hello from stdin\n"[..]);
+    assert!(
+        output.status.success() && expected.eval(&output.stdout[..]),
+        "\n`lesson01 client ADDR` with \"hello from stdin\\n\" on stdin, against an echo server.\n\
+         Expected: exit status 0 and the same line on stdout\n\
+         Got:      {}, stdout {}\nIts stderr:\n{}\nRevisit: {EX1_3}\n",
+        output.status,
+        show(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]

@@ -6,6 +6,26 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::panic;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+
+/// Runs a lesson's command line: installs [`install_exercise_hook`], runs
+/// `run`, and prints an error as one plain sentence — `error: could not bind
+/// 127.0.0.1:7001: Address already in use (os error 98)` — without the
+/// backtrace that returning an error from `main` would add when
+/// `RUST_BACKTRACE` is set.
+pub fn main(lesson: &'static str, run: fn() -> anyhow::Result<()>) -> ExitCode {
+    install_exercise_hook(lesson);
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the whole chain of context on one line.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// Prints `listening on <addr>` as the first line on stdout and flushes it.
 ///
@@ -29,7 +49,12 @@ pub fn announce_listening(addr: SocketAddr) {
 /// ends the whole process — also when the `todo!()` ran on a server thread,
 /// so a demo does not hang waiting for a thread that died. Other panics keep
 /// Rust's usual report.
+///
+/// When two threads reach an exercise at once (a demo's server and client),
+/// only the first reports; the other waits for the process to end, so the two
+/// notes never interleave.
 pub fn install_exercise_hook(lesson: &'static str) {
+    static REPORTED: AtomicBool = AtomicBool::new(false);
     let default_hook = panic::take_hook();
     panic::set_hook(Box::new(move |info| {
         let message = info
@@ -42,18 +67,26 @@ pub fn install_exercise_hook(lesson: &'static str) {
             default_hook(info);
             return;
         };
+        if REPORTED.swap(true, Ordering::SeqCst) {
+            // Another thread is already reporting and about to exit.
+            loop {
+                thread::park();
+            }
+        }
         let place = info
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_else(|| "the lesson's src/ folder".to_string());
-        eprintln!();
-        eprintln!("This lesson is not finished yet — the program reached an exercise:");
-        eprintln!();
-        eprintln!("    {exercise}");
-        eprintln!();
-        eprintln!("Write it where the todo!() is: {place}");
-        eprintln!("Then check it with: cargo test -p {lesson}");
-        eprintln!("(To see the finished program: add `--features solution` to the cargo command.)");
+        let _ = std::io::stdout().flush();
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "\nThis lesson is not finished yet — the program reached an exercise:\n\n    \
+             {exercise}\n\nWrite it where the todo!() is: {place}\n\
+             Then check it with: cargo test -p {lesson}\n\
+             (To see the finished program: add `--features solution` to the cargo command.)"
+        );
+        drop(err);
         std::process::exit(101);
     }));
 }

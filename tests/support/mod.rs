@@ -136,17 +136,7 @@ impl Server {
     pub fn connect(&self) -> Conn<'_> {
         let stream = match TcpStream::connect_timeout(&self.addr, DEADLINE) {
             Ok(stream) => stream,
-            Err(e) => {
-                let state = if self.is_running() {
-                    "is running"
-                } else {
-                    "has exited"
-                };
-                self.fail(&format!(
-                    "could not connect to {}: {e} (the server {state})",
-                    self.addr
-                ))
-            }
+            Err(e) => self.fail(&format!("could not connect to {}: {e}", self.addr)),
         };
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
         stream.set_write_timeout(Some(DEADLINE)).unwrap();
@@ -160,12 +150,22 @@ impl Server {
     pub fn fail(&self, what: &str) -> ! {
         // If the server has just died (say, at a todo!()), its last words may
         // still be in the pipe: wait briefly for its stderr to reach the end.
-        let _ = self
+        let exited = self
             .stderr_done
             .lock()
             .unwrap()
-            .recv_timeout(Duration::from_millis(300));
-        panic!("{}", report(what, &self.stderr(), self.hint))
+            .recv_timeout(Duration::from_millis(300))
+            .is_ok();
+        let state = match self.child.lock().unwrap().try_wait() {
+            Ok(Some(status)) => format!("The server has exited ({status})."),
+            // Its stderr closed, so it is on its way out.
+            _ if exited => "The server has closed its stderr: it is exiting.".to_string(),
+            _ => "The server is still running.".to_string(),
+        };
+        panic!(
+            "{}",
+            report(&format!("{what}\n\n{state}"), &self.stderr(), self.hint)
+        )
     }
 }
 
@@ -179,12 +179,32 @@ impl Drop for Server {
 
 /// The message of a failed test: what happened, the program's stderr, the hint.
 pub fn report(what: &str, stderr: &str, hint: Hint) -> String {
-    let stderr = if stderr.trim().is_empty() {
+    let shown = if stderr.trim().is_empty() {
         "    (nothing)".to_string()
     } else {
         stderr.lines().map(|l| format!("    {l}\n")).collect()
     };
-    format!("\n\n{what}\n\nThe server's stderr:\n{stderr}\n\nRevisit: {hint}\n")
+    // The kit's panic hook names the exercise the program stopped at; it may
+    // not be the one this test is about (a server test needs the server's
+    // exercises too), so say so plainly.
+    let stopped_at = stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("exercise ") && l.contains(" — book §"));
+    let revisit = match stopped_at {
+        Some(exercise)
+            if !hint
+                .0
+                .contains(exercise.split(':').next().unwrap_or(exercise)) =>
+        {
+            format!(
+                "the program stopped at an unfinished exercise this test also needs:\n    \
+                 {exercise}\nWrite that one first; then this test checks {hint}"
+            )
+        }
+        _ => hint.to_string(),
+    };
+    format!("\n\n{what}\n\nThe server's stderr:\n{shown}\nRevisit: {revisit}\n")
 }
 
 fn collect(mut from: impl Read, into: &Mutex<String>) {

@@ -31,6 +31,14 @@ pub fn run(root: &Path) -> Result<bool> {
     let mut next: Option<(String, &Exercise, &str)> = None;
     let lessons = course::lessons(root)?;
     let (mut done, mut total) = (0, 0);
+    // The title column is as wide as the longest title (counted in chars:
+    // titles have em dashes).
+    let width = lessons
+        .iter()
+        .flat_map(|l| &l.exercises)
+        .map(|e| e.title.chars().count())
+        .max()
+        .unwrap_or(0);
 
     for lesson in &lessons {
         let started: Vec<bool> = lesson
@@ -75,7 +83,7 @@ pub fn run(root: &Path) -> Result<bool> {
             };
             let lesson_column = if i == 0 { lesson.name.as_str() } else { "" };
             println!(
-                "  {lesson_column:<9} {:<5} {:<40} {label}",
+                "  {lesson_column:<9} {:<5} {:<width$} {label}",
                 exercise.id, exercise.title
             );
             total += 1;

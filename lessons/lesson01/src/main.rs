@@ -30,8 +30,11 @@ enum Command {
     },
 }
 
-fn main() -> anyhow::Result<()> {
-    netlings_kit::install_exercise_hook("lesson01");
+fn main() -> std::process::ExitCode {
+    netlings_kit::main("lesson01", run)
+}
+
+fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         None => demo::run().context("the demo failed")?,
         Some(Command::Server { addr }) => {

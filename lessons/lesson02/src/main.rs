@@ -35,8 +35,11 @@ enum Command {
     },
 }
 
-fn main() -> anyhow::Result<()> {
-    netlings_kit::install_exercise_hook("lesson02");
+fn main() -> std::process::ExitCode {
+    netlings_kit::main("lesson02", run)
+}
+
+fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         None => demo::run().context("the demo failed")?,
         Some(Command::Server { addr, idle_ms }) => {

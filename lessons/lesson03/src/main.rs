@@ -50,8 +50,11 @@ enum Command {
     },
 }
 
-fn main() -> anyhow::Result<()> {
-    netlings_kit::install_exercise_hook("lesson03");
+fn main() -> std::process::ExitCode {
+    netlings_kit::main("lesson03", run)
+}
+
+fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         None => demo::run().context("the demo failed")?,
         Some(Command::Server {

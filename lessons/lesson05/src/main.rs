@@ -45,8 +45,11 @@ enum Op {
     Delete { key: String },
 }
 
-fn main() -> anyhow::Result<()> {
-    netlings_kit::install_exercise_hook("lesson05");
+fn main() -> std::process::ExitCode {
+    netlings_kit::main("lesson05", run)
+}
+
+fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         None => demo::run().context("the demo failed")?,
         Some(Command::Server { addr }) => {
