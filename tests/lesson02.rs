@@ -25,6 +25,14 @@ use support::{DEADLINE, Hint, Server, show, within};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lesson02");
 
+/// What the demo's "Try it yourself" commands add to `cargo run -p lesson02`:
+/// the build the demo itself came from, so that copying them runs the same code.
+const FEATURES: &str = if cfg!(feature = "solution") {
+    " --features solution"
+} else {
+    ""
+};
+
 const EX2_1: Hint = Hint("exercise 2.1, `read_line` in lessons/lesson02/src/lines.rs — book §2.1");
 const EX2_2: Hint = Hint(
     "exercise 2.2, `session` in lessons/lesson02/src/server.rs — book §2.2 \
@@ -957,7 +965,9 @@ fn given_the_demo_runs_or_names_the_exercise_to_write() {
     let finished = support::run(BIN, &[], Vec::new());
     let stdout = String::from_utf8_lossy(&finished.stdout);
     let code = finished.status.and_then(|s| s.code());
-    let finished_demo = code == Some(0) && stdout.contains("got \"BYE\"");
+    let finished_demo = code == Some(0)
+        && stdout.contains("got \"BYE\"")
+        && stdout.contains(&format!("cargo run -p lesson02{FEATURES} -- server"));
     let stopped_at_exercise = code == Some(101)
         && finished.stderr.contains("This lesson is not finished yet")
         && finished.stderr.contains("exercise 2.");

@@ -10,6 +10,7 @@ mod support;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Command as StdCommand, Stdio};
+use std::sync::mpsc;
 use std::thread;
 
 use assert_cmd::Command;
@@ -19,9 +20,17 @@ use lesson04::server::echo_frames;
 use predicates::prelude::*;
 use proptest::collection::vec;
 use proptest::prelude::*;
-use support::{DEADLINE, Hint, Server, binary_bytes, show, within};
+use support::{DEADLINE, Hint, Server, binary_bytes, show};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lesson04");
+
+/// What the demo's "Try it yourself" commands add to `cargo run -p lesson04`:
+/// the build the demo itself came from, so that copying them runs the same code.
+const FEATURES: &str = if cfg!(feature = "solution") {
+    " --features solution"
+} else {
+    ""
+};
 
 const EX4_1: Hint =
     Hint("exercise 4.1, `write_frame` in lessons/lesson04/src/framing.rs — book §4.1");
@@ -79,6 +88,37 @@ fn split_at_points<'a>(bytes: &'a [u8], cuts: &[prop::sample::Index]) -> Vec<&'a
 fn show_frames(frames: &[Vec<u8>]) -> String {
     let shown: Vec<String> = frames.iter().map(|f| show(f)).collect();
     format!("[{}]", shown.join(", "))
+}
+
+/// Runs `f` on its own thread and waits at most [`DEADLINE`] for its result.
+/// `doing` says what `f` does. A timeout fails with `if_slow`, what usually
+/// makes it slow; a panic (say, at a `todo!()`) fails without that guess.
+fn run_within<T: Send + 'static>(
+    doing: &str,
+    if_slow: &str,
+    hint: Hint,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    wait_for(&rx, doing, if_slow, hint)
+}
+
+/// Waits at most [`DEADLINE`] for the result that a thread sends on `rx`; see
+/// [`run_within`]. The thread dropping its sender without sending means it
+/// panicked.
+fn wait_for<T>(rx: &mpsc::Receiver<T>, doing: &str, if_slow: &str, hint: Hint) -> T {
+    match rx.recv_timeout(DEADLINE) {
+        Ok(value) => value,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("\n\n{doing}: no result within {DEADLINE:?}.\n{if_slow}\nRevisit: {hint}\n")
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!(
+            "\n\n{doing}: the code panicked (its message is above this one).\nRevisit: {hint}\n"
+        ),
+    }
 }
 
 /// The path of python3, or `None` after printing why the test is skipped.
@@ -353,12 +393,11 @@ fn ex4_2_decodes_many_frames_in_linear_time() {
         bytes.extend_from_slice(&[0, 0, 0, 4]);
         bytes.extend_from_slice(&i.to_be_bytes());
     }
-    let decoded = within(
-        &format!(
-            "decoding {frames} 4-byte frames pushed at once (8 MB) should take milliseconds; \
-             it is too slow — do you remove each frame from the buffer? Advance `start` \
-             instead.\nRevisit: {EX4_2}"
-        ),
+    let decoded = run_within(
+        &format!("decoding {frames} 4-byte frames pushed at once (8 MB)"),
+        "That should take milliseconds. Do you remove each frame from the front of the \
+         buffer? That moves everything behind it; advance `start` instead.",
+        EX4_2,
         move || {
             let mut decoder = Decoder::new();
             decode_chunks(&mut decoder, &[&bytes]).map(|f| f.len())
@@ -405,7 +444,10 @@ fn ex4_2_demo_shows_the_problem_and_the_cure() {
         .stdout(predicate::str::contains("in 1 read"))
         .stdout(predicate::str::contains(
             "all 6 frames are identical to what was sent",
-        ));
+        ))
+        .stdout(predicate::str::contains(format!(
+            "cargo run -p lesson04{FEATURES} -- server"
+        )));
 }
 
 /// A framed echo server written in the test, so that the client mode can be
@@ -666,12 +708,11 @@ fn ex4_4_searches_each_byte_once() {
     // A 256 KiB line arriving one byte at a time: searching the whole partial
     // line again after every byte compares about 34 billion bytes.
     let len = 256 * 1024;
-    let result = within(
-        &format!(
-            "a {len}-byte line pushed one byte at a time should decode in milliseconds; it is \
-             too slow — do you search the whole line again after every push? Use \
-             `self.searched`.\nRevisit: {EX4_4}"
-        ),
+    let result = run_within(
+        &format!("decoding a {len}-byte line pushed one byte at a time"),
+        "That should take milliseconds. Do you search the whole line again after every \
+         push? Start where the last search stopped: `self.searched`.",
+        EX4_4,
         move || -> io::Result<usize> {
             let mut decoder = LineDecoder::with_max_line_len(1 << 20);
             for _ in 0..len {
@@ -846,35 +887,34 @@ fn ex4_5_echoes_a_large_frame() {
     }
 }
 
-/// Runs `echo_frames` on the server end of a fresh loopback connection.
-fn echo_frames_on_loopback(
-    max_frame_len: usize,
-) -> (TcpStream, thread::JoinHandle<io::Result<u64>>) {
+/// Runs `echo_frames` on the server end of a fresh loopback connection, on a
+/// thread; its result arrives on the receiver (see [`wait_for`]).
+fn echo_frames_on_loopback(max_frame_len: usize) -> (TcpStream, mpsc::Receiver<io::Result<u64>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     client.set_read_timeout(Some(DEADLINE)).unwrap();
     let (accepted, _) = listener.accept().unwrap();
-    let handle = thread::spawn(move || echo_frames(&accepted, max_frame_len));
-    (client, handle)
-}
-
-fn join_within(what: &str, handle: thread::JoinHandle<io::Result<u64>>) -> io::Result<u64> {
-    within(what, move || {
-        handle.join().expect("echo_frames panicked (see above)")
-    })
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(echo_frames(&accepted, max_frame_len));
+    });
+    (client, rx)
 }
 
 #[test]
 fn ex4_5_returns_the_number_of_frames_echoed() {
-    let (mut client, handle) = echo_frames_on_loopback(DEFAULT_MAX_FRAME_LEN);
+    let (mut client, result) = echo_frames_on_loopback(DEFAULT_MAX_FRAME_LEN);
     let sent = [frame(b"a"), frame(b"bb"), frame(b"")].concat();
     client.write_all(&sent).unwrap();
     client.shutdown(Shutdown::Write).unwrap();
     let mut echoed = Vec::new();
     let read = client.read_to_end(&mut echoed);
-    let result = join_within(
-        &format!("echo_frames should return once the client half-closed.\nRevisit: {EX4_5}"),
-        handle,
+    let result = wait_for(
+        &result,
+        "echo_frames, after the client sent 3 frames and shutdown(Write)",
+        "It should return once the client has finished sending: `read` returning Ok(0) is \
+         the end of the stream.",
+        EX4_5,
     );
     assert!(
         read.is_ok() && echoed == sent && matches!(result, Ok(3)),
@@ -888,13 +928,16 @@ fn ex4_5_returns_the_number_of_frames_echoed() {
 
 #[test]
 fn ex4_5_a_client_leaving_mid_frame_is_an_unexpected_eof() {
-    let (mut client, handle) = echo_frames_on_loopback(DEFAULT_MAX_FRAME_LEN);
+    let (mut client, result) = echo_frames_on_loopback(DEFAULT_MAX_FRAME_LEN);
     let half = &frame(b"never finished")[..9];
     client.write_all(half).unwrap();
     client.shutdown(Shutdown::Write).unwrap();
-    let result = join_within(
-        &format!("echo_frames should return when the client leaves.\nRevisit: {EX4_5}"),
-        handle,
+    let result = wait_for(
+        &result,
+        "echo_frames, after the client sent 9 bytes of an 18-byte frame and shutdown(Write)",
+        "It should return at the end of the stream (`read` returning Ok(0)), even in the \
+         middle of a frame.",
+        EX4_5,
     );
     assert!(
         matches!(&result, Err(e) if e.kind() == io::ErrorKind::UnexpectedEof),
@@ -906,11 +949,14 @@ fn ex4_5_a_client_leaving_mid_frame_is_an_unexpected_eof() {
 
 #[test]
 fn ex4_5_a_frame_over_the_limit_is_invalid_data() {
-    let (mut client, handle) = echo_frames_on_loopback(16);
+    let (mut client, result) = echo_frames_on_loopback(16);
     client.write_all(&frame(&[1; 17])).unwrap();
-    let result = join_within(
-        &format!("echo_frames should give up on a frame over the limit.\nRevisit: {EX4_5}"),
-        handle,
+    let result = wait_for(
+        &result,
+        "echo_frames with a limit of 16 bytes, after the client sent a 17-byte frame",
+        "It should give up as soon as it has the header: return the error from \
+         `next_frame` with `?`.",
+        EX4_5,
     );
     assert!(
         matches!(&result, Err(e) if e.kind() == io::ErrorKind::InvalidData),

@@ -27,6 +27,14 @@ use support::{Conn, DEADLINE, Hint, Server, show, within};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lesson05");
 
+/// What the demo's "Try it yourself" commands add to `cargo run -p lesson05`:
+/// the build the demo itself came from, so that copying them runs the same code.
+const FEATURES: &str = if cfg!(feature = "solution") {
+    " --features solution"
+} else {
+    ""
+};
+
 const EX5_1: Hint = Hint(
     "exercise 5.1, `RawHeader::encode` and `RawHeader::decode` in lessons/lesson05/src/wire.rs \
      — book §5.1",
@@ -208,10 +216,11 @@ fn ex5_1_encode_writes_each_field_in_network_byte_order() {
     } else {
         ""
     };
-    assert_eq!(
-        got, expected,
-        "{header:?}.encode(): expected the bytes on the left, got those on the right.{why}\n\
-         Revisit: {EX5_1}"
+    assert!(
+        got == expected,
+        "RawHeader {{ magic: *b\"NL\", version: 1, kind: 0x02, id: 0x12345678, \
+         body_len: 0x0a0b0c0d }}.encode()\n\
+         Expected: {expected:02x?}\nGot:      {got:02x?}{why}\nRevisit: {EX5_1}"
     );
 
     // Encoding writes the fields as they are; checking them is 5.2's job.
@@ -222,10 +231,13 @@ fn ex5_1_encode_writes_each_field_in_network_byte_order() {
         id: 1,
         body_len: u32::MAX,
     };
-    assert_eq!(
-        odd.encode(),
-        [b'X', b'Y', 9, 0xFF, 0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF],
-        "{odd:?}.encode() should write exactly these fields, even odd ones.\nRevisit: {EX5_1}"
+    let expected = [b'X', b'Y', 9, 0xFF, 0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF];
+    let got = odd.encode();
+    assert!(
+        got == expected,
+        "RawHeader {{ magic: *b\"XY\", version: 9, kind: 0xff, id: 1, body_len: 0xffffffff }}\
+         .encode() should write exactly these fields, even odd ones.\n\
+         Expected: {expected:02x?}\nGot:      {got:02x?}\nRevisit: {EX5_1}"
     );
 }
 
@@ -986,6 +998,9 @@ fn ex5_4_the_demo_runs_to_completion() {
         .success()
         .stdout(predicate::str::contains("reply to id 2: VALUE \"hello\""))
         .stdout(predicate::str::contains("GET greeting -> NOT_FOUND"))
+        .stdout(predicate::str::contains(format!(
+            "cargo run -p lesson05{FEATURES} -- server"
+        )))
         .stderr(predicate::str::contains("bad magic"));
 }
 
@@ -1063,7 +1078,12 @@ fn given_errors_explain_themselves() {
     let cases = [
         (
             FrameError::Header(HeaderError::BadMagic(*b"GE")).to_string(),
-            "bad magic 47 45 (\"GE\")",
+            "bad magic 47 45 (\"GE\"): expected 4e 4c",
+        ),
+        (
+            // Bytes that are not printable are shown in hex only.
+            FrameError::Header(HeaderError::BadMagic([0xdd, 0x02])).to_string(),
+            "bad magic dd 02: expected 4e 4c",
         ),
         (
             FrameError::Header(HeaderError::UnsupportedVersion(2)).to_string(),

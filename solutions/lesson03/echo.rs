@@ -4,6 +4,8 @@
 use std::io;
 use std::net::UdpSocket;
 
+use crate::wire::count;
+
 /// The server's receive buffer: 64 KiB, more than any UDP payload (65,507
 /// bytes over IPv4, 65,527 over IPv6), so no datagram is ever cut short.
 pub const BUF_SIZE: usize = 64 * 1024;
@@ -63,7 +65,8 @@ impl Dropper {
 ///   stream" as in TCP. UDP has no connection, so it has no end. Echo it.
 /// - `socket.send_to(&buf[..n], peer)` sends one datagram back.
 /// - Log each datagram to stderr with `eprintln!`, e.g.
-///   `127.0.0.1:50000: echoed 12 bytes` or `...: dropped 12 bytes (simulated loss)`.
+///   `127.0.0.1:50000: echoed 12 bytes` or `...: dropped 12 bytes (simulated loss)`;
+///   `count(n, "byte", "bytes")`, given in `wire.rs`, says "1 byte" or "12 bytes".
 /// - Errors concern one datagram or one peer, never the server: on Windows, a
 ///   peer that went away makes the *next* `recv_from` fail with
 ///   `ConnectionReset`. Log every error and carry on: a `?` here would let
@@ -81,16 +84,17 @@ pub fn serve(socket: &UdpSocket, dropper: &mut Dropper) -> io::Result<()> {
                 continue;
             }
         };
+        let bytes = count(n, "byte", "bytes"); // "1 byte", "12 bytes", for the log
         // Draw for every datagram, empty ones included, so that a seed always
         // drops the same datagrams.
         if dropper.should_drop() {
-            eprintln!("{peer}: dropped {n} bytes (simulated loss)");
+            eprintln!("{peer}: dropped {bytes} (simulated loss)");
             continue;
         }
         // n may be 0: an empty datagram is echoed as an empty datagram.
         match socket.send_to(&buf[..n], peer) {
-            Ok(_) => eprintln!("{peer}: echoed {n} bytes"),
-            Err(e) => eprintln!("{peer}: could not echo {n} bytes: {e}"),
+            Ok(_) => eprintln!("{peer}: echoed {bytes}"),
+            Err(e) => eprintln!("{peer}: could not echo {bytes}: {e}"),
         }
     }
 }

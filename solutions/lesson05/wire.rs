@@ -73,14 +73,20 @@ pub enum HeaderError {
 impl fmt::Display for HeaderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HeaderError::BadMagic(magic) => write!(
-                f,
-                "bad magic {:02x} {:02x} ({:?}): expected 4e 4c (\"NL\"); \
-                 the peer does not speak this protocol",
-                magic[0],
-                magic[1],
-                String::from_utf8_lossy(magic)
-            ),
+            HeaderError::BadMagic(magic) => {
+                write!(f, "bad magic {:02x} {:02x}", magic[0], magic[1])?;
+                // The characters too, but only if they are printable ASCII:
+                // `47 45 ("GE")` says "a web browser" at a glance, while other
+                // bytes would show as garbage.
+                if magic.iter().all(|&b| b == b' ' || b.is_ascii_graphic()) {
+                    let text: String = magic.iter().map(|&b| char::from(b)).collect();
+                    write!(f, " ({text:?})")?;
+                }
+                write!(
+                    f,
+                    ": expected 4e 4c (\"NL\"); the peer does not speak this protocol"
+                )
+            }
             HeaderError::UnsupportedVersion(v) => {
                 write!(
                     f,

@@ -93,9 +93,21 @@ pub fn run() -> io::Result<()> {
         Err(e) => println!("[client] connect_any reports every attempt: {e}"),
     }
 
+    // The same build as this demo: with `--features solution`, the reference
+    // solutions, so that copying these commands does not stop at a todo!().
+    let features = if cfg!(feature = "solution") {
+        " --features solution"
+    } else {
+        ""
+    };
     println!("\nTry it yourself:");
-    println!("    cargo run -p lesson02 -- server        # in one terminal");
-    println!("    nc 127.0.0.1 7002                      # in another; type PING");
+    print_commands(&[
+        (
+            format!("cargo run -p lesson02{features} -- server"),
+            "in one terminal",
+        ),
+        ("nc 127.0.0.1 7002".into(), "in another; type PING"),
+    ]);
     Ok(())
 }
 
@@ -107,4 +119,22 @@ fn next_reply(replies: &mut impl BufRead) -> io::Result<String> {
             "the server closed the connection instead of replying",
         )
     })
+}
+
+/// Prints commands to try, each with its comment (if any), the comments
+/// lined up.
+fn print_commands(commands: &[(String, &str)]) {
+    let width = commands
+        .iter()
+        .filter(|(_, comment)| !comment.is_empty())
+        .map(|(command, _)| command.len())
+        .max()
+        .unwrap_or(0);
+    for (command, comment) in commands {
+        if comment.is_empty() {
+            println!("    {command}");
+        } else {
+            println!("    {command:<width$}   # {comment}");
+        }
+    }
 }

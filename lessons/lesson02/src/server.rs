@@ -15,17 +15,15 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Serves clients one after another, forever: lesson 1's accept loop, with a
 /// [`session`] for each client where lesson 1 had an echo.
 pub fn serve(listener: TcpListener, idle: Duration) -> io::Result<()> {
-    for incoming in listener.incoming() {
-        let stream = match incoming {
-            Ok(stream) => stream,
+    loop {
+        // accept returns the client's address with the stream: asking the
+        // stream later (peer_addr) fails if the client has already reset it.
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
             Err(e) => {
                 eprintln!("accept failed: {e}");
                 continue;
             }
-        };
-        let peer = match stream.peer_addr() {
-            Ok(addr) => addr.to_string(),
-            Err(_) => "a client".to_string(),
         };
         eprintln!("{peer}: connected");
         match session(&stream, idle) {
@@ -35,7 +33,6 @@ pub fn serve(listener: TcpListener, idle: Duration) -> io::Result<()> {
             Err(e) => eprintln!("{peer}: {e} [{:?}], closed", e.kind()),
         }
     }
-    Ok(())
 }
 // ANCHOR_END: serve
 

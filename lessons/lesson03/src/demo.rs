@@ -101,11 +101,22 @@ pub fn run() -> io::Result<()> {
     };
     ping::run(lossy, &options, &mut io::stdout())?;
 
+    // The same build as this demo: with `--features solution`, the reference
+    // solutions, so that copying these commands does not stop at a todo!().
+    let features = if cfg!(feature = "solution") {
+        " --features solution"
+    } else {
+        ""
+    };
+    let run = format!("cargo run -p lesson03{features} --");
     println!("\nTry it yourself:");
-    println!("    cargo run -p lesson03 -- server              # in one terminal");
-    println!("    nc -u 127.0.0.1 7003                         # in another; type a line");
-    println!("    cargo run -p lesson03 -- ping 127.0.0.1:7003");
-    println!("    cargo run -p lesson03 -- server --drop-rate 0.3 --seed 7   # a lossy one");
+    print_commands(&[
+        (format!("{run} server"), "in one terminal"),
+        ("nc -u 127.0.0.1 7003".into(), "in another; type a line"),
+        (format!("{run} ping 127.0.0.1:7003"), ""),
+    ]);
+    println!("And a server that loses 30% of the datagrams, for ping to cope with:");
+    println!("    {run} server --drop-rate 0.3 --seed 7");
     Ok(())
 }
 
@@ -122,4 +133,22 @@ fn start_server(mut dropper: Dropper) -> io::Result<SocketAddr> {
         echo::serve(&socket, &mut dropper)
     });
     Ok(addr)
+}
+
+/// Prints commands to try, each with its comment (if any), the comments
+/// lined up.
+fn print_commands(commands: &[(String, &str)]) {
+    let width = commands
+        .iter()
+        .filter(|(_, comment)| !comment.is_empty())
+        .map(|(command, _)| command.len())
+        .max()
+        .unwrap_or(0);
+    for (command, comment) in commands {
+        if comment.is_empty() {
+            println!("    {command}");
+        } else {
+            println!("    {command:<width$}   # {comment}");
+        }
+    }
 }

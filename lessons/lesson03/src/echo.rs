@@ -4,6 +4,8 @@
 use std::io;
 use std::net::UdpSocket;
 
+use crate::wire::count;
+
 /// The server's receive buffer: 64 KiB, more than any UDP payload (65,507
 /// bytes over IPv4, 65,527 over IPv6), so no datagram is ever cut short.
 pub const BUF_SIZE: usize = 64 * 1024;
@@ -63,7 +65,8 @@ impl Dropper {
 ///   stream" as in TCP. UDP has no connection, so it has no end. Echo it.
 /// - `socket.send_to(&buf[..n], peer)` sends one datagram back.
 /// - Log each datagram to stderr with `eprintln!`, e.g.
-///   `127.0.0.1:50000: echoed 12 bytes` or `...: dropped 12 bytes (simulated loss)`.
+///   `127.0.0.1:50000: echoed 12 bytes` or `...: dropped 12 bytes (simulated loss)`;
+///   `count(n, "byte", "bytes")`, given in `wire.rs`, says "1 byte" or "12 bytes".
 /// - Errors concern one datagram or one peer, never the server: on Windows, a
 ///   peer that went away makes the *next* `recv_from` fail with
 ///   `ConnectionReset`. Log every error and carry on: a `?` here would let

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use crate::wire::{self, Clock, PROBE_LEN, Probe};
+use crate::wire::{self, Clock, PROBE_LEN, Probe, count};
 
 // ANCHOR: connect
 /// Exercise 3.2: a connected UDP socket — book §3.2.
@@ -160,12 +160,16 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} sent, {} received, {:.1}% loss ({} probes, {} retransmissions, {} ignored)",
+            "{} sent, {} received, {:.1}% loss ({}, {}, {} ignored)",
             self.sent,
             self.received,
             self.loss_percent(),
-            self.probes,
-            self.sent.saturating_sub(self.probes),
+            count(self.probes, "probe", "probes"),
+            count(
+                self.sent.saturating_sub(self.probes),
+                "retransmission",
+                "retransmissions"
+            ),
             self.ignored
         )?;
         if let (Some(min), Some(avg), Some(max)) = (self.rtt_min, self.rtt_avg(), self.rtt_max) {
@@ -205,10 +209,10 @@ pub fn run(server: SocketAddr, options: &Options, out: &mut dyn Write) -> io::Re
     let socket = connect(server)?;
     writeln!(
         out,
-        "PING {server}: {} probes of {PROBE_LEN} bytes, timeout {} ms, {} retries",
-        options.count,
+        "PING {server}: {} of {PROBE_LEN} bytes, timeout {} ms, {}",
+        count(options.count, "probe", "probes"),
         options.timeout.as_millis(),
-        options.retries
+        count(options.retries, "retry", "retries")
     )?;
     let clock = Clock::new();
     let mut stats = Stats::default();
@@ -227,8 +231,8 @@ pub fn run(server: SocketAddr, options: &Options, out: &mut dyn Write) -> io::Re
             )?,
             None => writeln!(
                 out,
-                "seq={seq}: no reply ({} tries, {} ms each)",
-                outcome.sent,
+                "seq={seq}: no reply ({}, {} ms each)",
+                count(outcome.sent, "try", "tries"),
                 options.timeout.as_millis()
             )?,
         }

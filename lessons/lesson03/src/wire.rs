@@ -1,6 +1,7 @@
 //! Given code: what a ping probe looks like on the wire, the clock it carries,
 //! and two small helpers that hide how operating systems differ.
 
+use std::fmt;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -119,3 +120,14 @@ pub fn truncated(error: &io::Error) -> bool {
     cfg!(windows) && error.raw_os_error() == Some(10040)
 }
 // ANCHOR_END: helpers
+
+/// A number and the word it counts, for messages: `count(1, "byte", "bytes")`
+/// is "1 byte", `count(12, "byte", "bytes")` is "12 bytes". Works for any
+/// unsigned integer type.
+pub fn count<N>(n: N, one: &str, many: &str) -> String
+where
+    N: fmt::Display + PartialEq + From<u8>,
+{
+    let word = if n == N::from(1) { one } else { many };
+    format!("{n} {word}")
+}

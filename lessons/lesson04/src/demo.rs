@@ -32,9 +32,22 @@ pub fn run() -> io::Result<()> {
     framed(&writer, &reader, &big)?;
 
     println!("\nEvery message came back exactly as it was sent, however TCP cut the stream.");
+    // The same build as this demo: with `--features solution`, the reference
+    // solutions, so that copying these commands does not stop at a todo!().
+    let features = if cfg!(feature = "solution") {
+        " --features solution"
+    } else {
+        ""
+    };
+    let run = format!("cargo run -p lesson04{features} --");
     println!("Try it yourself:");
-    println!("    cargo run -p lesson04 -- server                  # in one terminal");
-    println!("    cargo run -p lesson04 -- client 127.0.0.1:7004   # in another; a line = a frame");
+    print_commands(&[
+        (format!("{run} server"), "in one terminal"),
+        (
+            format!("{run} client 127.0.0.1:7004"),
+            "in another; a line = a frame",
+        ),
+    ]);
     Ok(())
 }
 
@@ -240,5 +253,23 @@ fn describe(frames: &[Vec<u8>]) -> String {
         "(none)".to_string()
     } else {
         names.join(" ")
+    }
+}
+
+/// Prints commands to try, each with its comment (if any), the comments
+/// lined up.
+fn print_commands(commands: &[(String, &str)]) {
+    let width = commands
+        .iter()
+        .filter(|(_, comment)| !comment.is_empty())
+        .map(|(command, _)| command.len())
+        .max()
+        .unwrap_or(0);
+    for (command, comment) in commands {
+        if comment.is_empty() {
+            println!("    {command}");
+        } else {
+            println!("    {command:<width$}   # {comment}");
+        }
     }
 }

@@ -41,17 +41,15 @@ pub fn echo_frames(stream: &TcpStream, max_frame_len: usize) -> io::Result<u64> 
 /// while one client is slow, idle or hostile; lesson 8 looks at it closely
 /// (and at what it costs: here, nothing limits how many clients connect).
 pub fn serve(listener: TcpListener, max_frame_len: usize) -> io::Result<()> {
-    for incoming in listener.incoming() {
-        let stream = match incoming {
-            Ok(stream) => stream,
+    loop {
+        // accept returns the client's address with the stream: asking the
+        // stream later (peer_addr) fails if the client has already reset it.
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
             Err(e) => {
                 eprintln!("accept failed: {e}");
                 continue;
             }
-        };
-        let peer = match stream.peer_addr() {
-            Ok(addr) => addr.to_string(),
-            Err(_) => "a client".to_string(),
         };
         eprintln!("{peer}: connected");
         thread::spawn(move || {
@@ -64,6 +62,5 @@ pub fn serve(listener: TcpListener, max_frame_len: usize) -> io::Result<()> {
             }
         });
     }
-    Ok(())
 }
 // ANCHOR_END: serve

@@ -106,10 +106,20 @@ pub fn run() -> io::Result<()> {
     );
 
     if response == Response::NotFound {
+        // The same build as this demo: with `--features solution`, the reference
+        // solutions, so that copying these commands does not stop at a todo!().
+        let features = if cfg!(feature = "solution") {
+            " --features solution"
+        } else {
+            ""
+        };
+        let run = format!("cargo run -p lesson05{features} --");
         println!("\nThe server survived the stranger and remembers the DELETE. Try it yourself:");
-        println!("    cargo run -p lesson05 -- server                          # one terminal");
-        println!("    cargo run -p lesson05 -- client 127.0.0.1:7005 set k v   # another");
-        println!("    python3 lessons/lesson05/kv_client.py                    # or Python");
+        print_commands(&[
+            (format!("{run} server"), "one terminal"),
+            (format!("{run} client 127.0.0.1:7005 set k v"), "another"),
+            ("python3 lessons/lesson05/kv_client.py".into(), "or Python"),
+        ]);
         Ok(())
     } else {
         Err(io::Error::other(format!(
@@ -144,5 +154,23 @@ fn show(response: &Response) -> String {
         Response::Value(value) => format!("VALUE {}", text(value)),
         Response::NotFound => "NOT_FOUND".to_string(),
         Response::Error(message) => format!("ERROR {message:?}"),
+    }
+}
+
+/// Prints commands to try, each with its comment (if any), the comments
+/// lined up.
+fn print_commands(commands: &[(String, &str)]) {
+    let width = commands
+        .iter()
+        .filter(|(_, comment)| !comment.is_empty())
+        .map(|(command, _)| command.len())
+        .max()
+        .unwrap_or(0);
+    for (command, comment) in commands {
+        if comment.is_empty() {
+            println!("    {command}");
+        } else {
+            println!("    {command:<width$}   # {comment}");
+        }
     }
 }

@@ -94,17 +94,15 @@ pub fn handle_connection(stream: &TcpStream, store: &mut Store) -> Result<u64, F
 /// server forever.
 pub fn serve(listener: TcpListener) -> io::Result<()> {
     let mut store = Store::new();
-    for incoming in listener.incoming() {
-        let stream = match incoming {
-            Ok(stream) => stream,
+    loop {
+        // accept returns the client's address with the stream: asking the
+        // stream later (peer_addr) fails if the client has already reset it.
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
             Err(e) => {
                 eprintln!("accept failed: {e}");
                 continue;
             }
-        };
-        let peer = match stream.peer_addr() {
-            Ok(addr) => addr.to_string(),
-            Err(_) => "a client".to_string(),
         };
         eprintln!("{peer}: connected");
         let timeouts = stream
@@ -115,11 +113,11 @@ pub fn serve(listener: TcpListener) -> io::Result<()> {
             continue;
         }
         match handle_connection(&stream, &mut store) {
-            Ok(n) => eprintln!("{peer}: the client closed after {n} request(s)"),
+            Ok(1) => eprintln!("{peer}: the client closed after 1 request"),
+            Ok(n) => eprintln!("{peer}: the client closed after {n} requests"),
             Err(e) => eprintln!("{peer}: closing the connection: {e}"),
         }
         // `stream` is dropped here, which closes the connection.
     }
-    Ok(())
 }
 // ANCHOR_END: serve
