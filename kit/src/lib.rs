@@ -41,6 +41,24 @@ pub fn announce_listening(addr: SocketAddr) {
     let _ = out.flush();
 }
 
+/// Prints a demo's "try it yourself" commands, each with its comment (if
+/// any), the comments lined up.
+pub fn print_commands(commands: &[(String, &str)]) {
+    let width = commands
+        .iter()
+        .filter(|(_, comment)| !comment.is_empty())
+        .map(|(command, _)| command.len())
+        .max()
+        .unwrap_or(0);
+    for (command, comment) in commands {
+        if comment.is_empty() {
+            println!("    {command}");
+        } else {
+            println!("    {command:<width$}   # {comment}");
+        }
+    }
+}
+
 /// Turns the panic of an unfinished exercise into a short note for the learner.
 ///
 /// Exercises start as `todo!("exercise 1.1: ... — book §1.1")`. When the

@@ -58,8 +58,13 @@ pub fn run() -> io::Result<()> {
         ""
     };
     println!("\nEvery echo came back intact. Try it yourself:");
-    println!("    cargo run -p lesson01{features} -- server    # in one terminal");
-    println!("    nc 127.0.0.1 7001    # in another; type a line");
+    netlings_kit::print_commands(&[
+        (
+            format!("cargo run -p lesson01{features} -- server"),
+            "in one terminal",
+        ),
+        ("nc 127.0.0.1 7001".into(), "in another; type a line"),
+    ]);
     Ok(())
 }
 

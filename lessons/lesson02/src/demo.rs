@@ -101,7 +101,7 @@ pub fn run() -> io::Result<()> {
         ""
     };
     println!("\nTry it yourself:");
-    print_commands(&[
+    netlings_kit::print_commands(&[
         (
             format!("cargo run -p lesson02{features} -- server"),
             "in one terminal",
@@ -119,22 +119,4 @@ fn next_reply(replies: &mut impl BufRead) -> io::Result<String> {
             "the server closed the connection instead of replying",
         )
     })
-}
-
-/// Prints commands to try, each with its comment (if any), the comments
-/// lined up.
-fn print_commands(commands: &[(String, &str)]) {
-    let width = commands
-        .iter()
-        .filter(|(_, comment)| !comment.is_empty())
-        .map(|(command, _)| command.len())
-        .max()
-        .unwrap_or(0);
-    for (command, comment) in commands {
-        if comment.is_empty() {
-            println!("    {command}");
-        } else {
-            println!("    {command:<width$}   # {comment}");
-        }
-    }
 }

@@ -110,7 +110,7 @@ pub fn run() -> io::Result<()> {
     };
     let run = format!("cargo run -p lesson03{features} --");
     println!("\nTry it yourself:");
-    print_commands(&[
+    netlings_kit::print_commands(&[
         (format!("{run} server"), "in one terminal"),
         ("nc -u 127.0.0.1 7003".into(), "in another; type a line"),
         (format!("{run} ping 127.0.0.1:7003"), ""),
@@ -133,22 +133,4 @@ fn start_server(mut dropper: Dropper) -> io::Result<SocketAddr> {
         echo::serve(&socket, &mut dropper)
     });
     Ok(addr)
-}
-
-/// Prints commands to try, each with its comment (if any), the comments
-/// lined up.
-fn print_commands(commands: &[(String, &str)]) {
-    let width = commands
-        .iter()
-        .filter(|(_, comment)| !comment.is_empty())
-        .map(|(command, _)| command.len())
-        .max()
-        .unwrap_or(0);
-    for (command, comment) in commands {
-        if comment.is_empty() {
-            println!("    {command}");
-        } else {
-            println!("    {command:<width$}   # {comment}");
-        }
-    }
 }

@@ -41,7 +41,7 @@ pub fn run() -> io::Result<()> {
     };
     let run = format!("cargo run -p lesson04{features} --");
     println!("Try it yourself:");
-    print_commands(&[
+    netlings_kit::print_commands(&[
         (format!("{run} server"), "in one terminal"),
         (
             format!("{run} client 127.0.0.1:7004"),
@@ -253,23 +253,5 @@ fn describe(frames: &[Vec<u8>]) -> String {
         "(none)".to_string()
     } else {
         names.join(" ")
-    }
-}
-
-/// Prints commands to try, each with its comment (if any), the comments
-/// lined up.
-fn print_commands(commands: &[(String, &str)]) {
-    let width = commands
-        .iter()
-        .filter(|(_, comment)| !comment.is_empty())
-        .map(|(command, _)| command.len())
-        .max()
-        .unwrap_or(0);
-    for (command, comment) in commands {
-        if comment.is_empty() {
-            println!("    {command}");
-        } else {
-            println!("    {command:<width$}   # {comment}");
-        }
     }
 }

@@ -115,7 +115,7 @@ pub fn run() -> io::Result<()> {
         };
         let run = format!("cargo run -p lesson05{features} --");
         println!("\nThe server survived the stranger and remembers the DELETE. Try it yourself:");
-        print_commands(&[
+        netlings_kit::print_commands(&[
             (format!("{run} server"), "one terminal"),
             (format!("{run} client 127.0.0.1:7005 set k v"), "another"),
             ("python3 lessons/lesson05/kv_client.py".into(), "or Python"),
@@ -154,23 +154,5 @@ fn show(response: &Response) -> String {
         Response::Value(value) => format!("VALUE {}", text(value)),
         Response::NotFound => "NOT_FOUND".to_string(),
         Response::Error(message) => format!("ERROR {message:?}"),
-    }
-}
-
-/// Prints commands to try, each with its comment (if any), the comments
-/// lined up.
-fn print_commands(commands: &[(String, &str)]) {
-    let width = commands
-        .iter()
-        .filter(|(_, comment)| !comment.is_empty())
-        .map(|(command, _)| command.len())
-        .max()
-        .unwrap_or(0);
-    for (command, comment) in commands {
-        if comment.is_empty() {
-            println!("    {command}");
-        } else {
-            println!("    {command:<width$}   # {comment}");
-        }
     }
 }
