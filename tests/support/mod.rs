@@ -282,27 +282,43 @@ impl Conn<'_> {
 
     /// Reads one line (up to and including `\n`), or fails the test.
     pub fn read_line(&mut self) -> String {
+        self.try_read_line()
+            .unwrap_or_else(|why| self.server.fail(&format!("Expected a line; {why}")))
+    }
+
+    /// Reads one line, or says what came instead.
+    fn try_read_line(&mut self) -> Result<String, String> {
         let mut line = Vec::new();
         let mut byte = [0u8; 1];
         let deadline = Instant::now() + DEADLINE;
         while Instant::now() < deadline {
             match self.stream.read(&mut byte) {
-                Ok(0) => break,
+                Ok(0) => {
+                    return Err(format!(
+                        "got {} and then end of stream: the server closed the connection",
+                        show(&line)
+                    ));
+                }
                 Ok(_) => {
                     line.push(byte[0]);
                     if byte[0] == b'\n' {
-                        return String::from_utf8_lossy(&line).into_owned();
+                        return Ok(String::from_utf8_lossy(&line).into_owned());
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => self.server.fail(&format!(
-                    "waiting for a line from the server: {e}; got so far: {}",
-                    show(&line)
-                )),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break;
+                }
+                Err(e) => return Err(format!("got {} and then an error: {e}", show(&line))),
             }
         }
-        self.server.fail(&format!(
-            "expected a line ending in \\n; got {} and then end of stream or no more",
+        Err(format!(
+            "got {} and then nothing more for {DEADLINE:?}",
             show(&line)
         ))
     }
@@ -311,11 +327,13 @@ impl Conn<'_> {
     /// without the trailing newline).
     pub fn expect_answer(&mut self, line: &str, expected: &str) {
         self.send(format!("{line}\n").as_bytes());
-        let got = self.read_line();
-        if got.trim_end_matches(['\r', '\n']) != expected {
+        let got = match self.try_read_line() {
+            Ok(got) => format!("{:?}", got.trim_end_matches(['\r', '\n'])),
+            Err(why) => why,
+        };
+        if got != format!("{expected:?}") {
             self.server.fail(&format!(
-                "Sent:     {line:?}\nExpected: {expected:?}\nGot:      {:?}",
-                got.trim_end_matches(['\r', '\n'])
+                "Sent:     {line:?}\nExpected: {expected:?}\nGot:      {got}"
             ));
         }
     }
