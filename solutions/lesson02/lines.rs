@@ -32,7 +32,8 @@ use std::io::{self, BufRead, Read};
 /// - `io::Error::new(io::ErrorKind::InvalidData, "line too long")` makes an
 ///   error.
 /// - `BufRead::lines()` and `read_line` look made for this, but they have no
-///   limit: §2.1 shows how a single `nc` can fill your server's memory.
+///   limit: the chapter's "Every buffer a peer can grow needs a limit" shows
+///   how a single `nc` can fill your server's memory.
 pub fn read_line(reader: &mut impl BufRead, max: usize) -> io::Result<Option<String>> {
     let mut bytes = Vec::new();
     // take() makes read_until stop after max + 2 bytes even without a `\n`:
