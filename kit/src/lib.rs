@@ -1,7 +1,15 @@
 //! Helpers that every lesson's command line (`src/main.rs`) shares.
 //!
 //! Nothing here is part of an exercise: it is the plumbing that makes every
-//! lesson behave the same way for the learner, so each `main.rs` stays short.
+//! lesson behave the same way for the learner, so each `main.rs` stays short,
+//! and the server code that lessons share but do not teach: the accept loop
+//! ([`accept`]) and a write deadline for a whole reply ([`WriteWithin`]).
+
+mod accept;
+mod write_within;
+
+pub use accept::{ACCEPT_PAUSE, accept, accept_failed};
+pub use write_within::WriteWithin;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -65,8 +73,11 @@ pub fn print_commands(commands: &[(String, &str)]) {
 /// program reaches one, the default panic message is accurate but unfriendly.
 /// This hook prints which exercise to write, where, and how to check it, then
 /// ends the whole process — also when the `todo!()` ran on a server thread,
-/// so a demo does not hang waiting for a thread that died. Other panics keep
-/// Rust's usual report.
+/// so a demo does not hang waiting for a thread that died.
+///
+/// Other panics get Rust's usual report, without the backtrace: the course's
+/// `.cargo/config.toml` turns `RUST_BACKTRACE` off, so that test failures
+/// stay short, and `NETLINGS_BACKTRACE=1` turns backtraces back on.
 ///
 /// When two threads reach an exercise at once (a demo's server and client),
 /// only the first reports; the other waits for the process to end, so the two
@@ -82,7 +93,12 @@ pub fn install_exercise_hook(lesson: &'static str) {
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
         let Some(exercise) = message.strip_prefix("not yet implemented: ") else {
-            default_hook(info);
+            if std::env::var_os("NETLINGS_BACKTRACE").is_some_and(|v| v != "0") {
+                default_hook(info);
+                eprintln!("{}", std::backtrace::Backtrace::force_capture());
+            } else {
+                report_panic(info, message);
+            }
             return;
         };
         if REPORTED.swap(true, Ordering::SeqCst) {
@@ -95,16 +111,41 @@ pub fn install_exercise_hook(lesson: &'static str) {
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_else(|| "the lesson's src/ folder".to_string());
-        let _ = std::io::stdout().flush();
+        // "exercise 1.1: echo one connection — book §1.1" → "1.1"
+        let id = exercise
+            .strip_prefix("exercise ")
+            .and_then(|rest| rest.split(':').next())
+            .unwrap_or("");
+        let filter = format!("ex{}", id.replace('.', "_"));
+        // Hold stdout while we write, so that another thread's output (a demo
+        // narrates from two) cannot land in the middle of this note.
+        let mut out = std::io::stdout().lock();
+        let _ = out.flush();
         let mut err = std::io::stderr().lock();
         let _ = writeln!(
             err,
             "\nThis lesson is not finished yet — the program reached an exercise:\n\n    \
              {exercise}\n\nWrite it where the todo!() is: {place}\n\
-             Then check it with: cargo test -p {lesson}\n\
+             Then check it with: cargo test -p {lesson} -- {filter}\n\
+             Stuck? `cargo xtask hint {id}` gives a hint.\n\
              (To see the finished program: add `--features solution` to the cargo command.)"
         );
         drop(err);
         std::process::exit(101);
     }));
+}
+
+/// Rust's report of a panic, with the course's own hint about backtraces
+/// (Rust's would suggest `RUST_BACKTRACE=1`, which the course turns off).
+fn report_panic(info: &panic::PanicHookInfo<'_>, message: &str) {
+    let thread = thread::current();
+    let name = thread.name().unwrap_or("<unnamed>");
+    let place = info
+        .location()
+        .map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
+        .unwrap_or_default();
+    eprintln!(
+        "\nthread '{name}' panicked{place}:\n{message}\n\
+         note: run with `NETLINGS_BACKTRACE=1` to see a backtrace"
+    );
 }

@@ -8,6 +8,9 @@
 //! - every wait has a deadline ([`DEADLINE`]); nothing sleeps to synchronise;
 //! - a child process is killed and reaped when its [`Server`] guard drops,
 //!   even when the test panics.
+//!
+//! And one for the learner's screen: a failing test shows its message, not a
+//! stack backtrace (see [`quiet_panics`]).
 
 // Each lesson's test file includes this module and uses a different part of it.
 #![allow(dead_code)]
@@ -16,7 +19,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -33,6 +36,54 @@ impl std::fmt::Display for Hint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.0)
     }
+}
+
+/// Makes panics print their message and location only: no backtrace, and no
+/// advice to set `RUST_BACKTRACE`, which the course's `.cargo/config.toml`
+/// turns off (`NETLINGS_BACKTRACE=1` shows backtraces). Every entry point of
+/// the harness calls it, so a test's failure is reported this way.
+pub fn quiet_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("NETLINGS_BACKTRACE").is_some_and(|v| v != "0") {
+            let default_hook = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                default_hook(info);
+                eprintln!("{}", std::backtrace::Backtrace::force_capture());
+            }));
+            return;
+        }
+        std::panic::set_hook(Box::new(|info| {
+            let message = info
+                .payload()
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| info.payload().downcast_ref::<&str>().copied())
+                .unwrap_or("(a panic without a message)");
+            // Where the harness itself failed a test is of no interest to a
+            // learner; where their code panicked is.
+            match info.location() {
+                Some(l) if !l.file().contains("support") => {
+                    let thread = thread::current();
+                    let name = thread.name().unwrap_or("<unnamed>");
+                    eprintln!(
+                        "thread '{name}' panicked at {}:{}:\n{message}",
+                        l.file(),
+                        l.line()
+                    );
+                }
+                _ => eprintln!("{message}"),
+            }
+        }));
+    });
+}
+
+/// Starts `binary server 127.0.0.1:0 extra...` — a lesson's server on a port
+/// the OS picks — and waits for its `listening on` line.
+pub fn server(binary: &str, hint: Hint, extra: &[&str]) -> Server {
+    let mut args = vec!["server", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    Server::start(binary, &args, hint)
 }
 
 /// A lesson's program running as a server in a child process.
@@ -58,13 +109,33 @@ impl Server {
     ///
     /// `hint` names what to revisit if this server misbehaves in this test.
     pub fn start(binary: &str, args: &[&str], hint: Hint) -> Server {
-        let mut child = Command::new(binary)
-            .args(args)
+        Server::spawn(Command::new(binary).args(args), hint)
+    }
+
+    /// Like [`Server::start`], with the process allowed at most `files` open
+    /// file descriptors (its soft `RLIMIT_NOFILE`, set by the shell's
+    /// `ulimit -Sn` before the program starts): 0, 1 and 2 are the standard
+    /// streams, so `files` = 4 leaves room for the listener and nothing else.
+    #[cfg(unix)]
+    pub fn start_with_file_limit(binary: &str, args: &[&str], files: u32, hint: Hint) -> Server {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -Sn {files} && exec \"$0\" \"$@\""))
+            .arg(binary)
+            .args(args);
+        Server::spawn(&mut command, hint)
+    }
+
+    fn spawn(command: &mut Command, hint: Hint) -> Server {
+        quiet_panics();
+        let description = format!("{command:?}");
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("could not start {binary}: {e}"));
+            .unwrap_or_else(|e| panic!("could not start {description}: {e}"));
 
         let stderr = Arc::new(Mutex::new(String::new()));
         let child_stderr = child.stderr.take().expect("stderr is piped");
@@ -93,7 +164,7 @@ impl Server {
             _stdout: None,
             hint,
         };
-        let command = format!("{binary} {}", args.join(" "));
+        let command = description;
         let (line, stdout) = match rx.recv_timeout(DEADLINE) {
             Ok((Ok(line), stdout)) => (line, stdout),
             Ok((Err(e), _)) => {
@@ -131,6 +202,38 @@ impl Server {
         matches!(self.child.lock().unwrap().try_wait(), Ok(None))
     }
 
+    /// Waits until the server's stderr contains `text`; `false` if it does not
+    /// within [`DEADLINE`] (or the server exited without writing it).
+    pub fn wait_for_stderr(&self, text: &str) -> bool {
+        wait_until(|| self.stderr().contains(text) || !self.is_running()) && {
+            if !self.is_running() {
+                // Its last words may still be on their way through the pipe.
+                let _ = self.stderr_done.lock().unwrap().recv_timeout(DEADLINE);
+            }
+            self.stderr().contains(text)
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.lock().unwrap().id()
+    }
+
+    /// How much CPU time the server has used so far, on Linux (`None`
+    /// elsewhere). A server that is waiting uses next to none; one that spins
+    /// in a loop uses as much as it is given.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let pid = self.child.lock().unwrap().id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name (which is in parentheses and may hold
+        // spaces): state is the 3rd field of the line, utime the 14th, stime the 15th.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // Linux reports in clock ticks of 1/100 s (USER_HZ) on every platform it runs on.
+        Some(Duration::from_millis(ticks * 10))
+    }
+
     /// Connects to the server; every read and write on the result times out
     /// after [`DEADLINE`].
     pub fn connect(&self) -> Conn<'_> {
@@ -148,6 +251,7 @@ impl Server {
 
     /// Fails the test with `what` went wrong, the server's stderr, and the hint.
     pub fn fail(&self, what: &str) -> ! {
+        quiet_panics();
         // If the server has just died (say, at a todo!()), its last words may
         // still be in the pipe: wait briefly for its stderr to reach the end.
         let exited = self
@@ -383,6 +487,7 @@ pub fn binary_bytes(len: usize) -> Vec<u8> {
 /// Runs `f` on a thread and waits at most [`DEADLINE`] for it; fails with
 /// `what` if it takes longer (the thread is left behind; the test is over).
 pub fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    quiet_panics();
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let _ = tx.send(f());
@@ -392,6 +497,35 @@ pub fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'sta
         Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: no result within {DEADLINE:?}"),
         // The thread panicked: its message is printed above this one.
         Err(mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked (see above)"),
+    }
+}
+
+/// A child process that is killed and reaped when this guard drops, even
+/// when the test fails on the way.
+pub struct Running(pub Child);
+
+impl Running {
+    /// Waits at most [`DEADLINE`] for the process to exit; `None` if it is
+    /// still running then.
+    pub fn exit_within_deadline(&mut self) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            match self.0.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    // A process gives no other signal of its end that we could wait on with a deadline.
+                    thread::sleep(Duration::from_millis(5));
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -408,6 +542,7 @@ pub struct Finished {
 /// cannot hang when the program stops reading its input: stdin is written on
 /// its own thread.
 pub fn run(binary: &str, args: &[&str], stdin: Vec<u8>) -> Finished {
+    quiet_panics();
     let mut child = Command::new(binary)
         .args(args)
         .stdin(Stdio::piped())
@@ -482,4 +617,103 @@ pub fn assert_real_port(server: &Server) {
     if server.addr().port() == 0 {
         server.fail("the server printed port 0; after binding port 0, print local_addr()");
     }
+}
+
+/// A test builds on an earlier exercise: checks that it works, and if not,
+/// fails at once with a message that names *that* exercise, rather than
+/// letting this test fail in a way that blames the wrong one.
+///
+/// `works` runs on a thread within [`DEADLINE`]; it returns `Err(why)` when
+/// the earlier exercise misbehaves (a `todo!()` or another panic counts too).
+pub fn needs(earlier: Hint, works: impl FnOnce() -> Result<(), String> + Send + 'static) {
+    quiet_panics();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(works());
+    });
+    let why = match rx.recv_timeout(DEADLINE) {
+        Ok(Ok(())) => return,
+        Ok(Err(why)) => why,
+        Err(mpsc::RecvTimeoutError::Timeout) => format!("it did not return within {DEADLINE:?}"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            "it panicked (its message is above this one)".to_string()
+        }
+    };
+    panic!(
+        "\n\nThis test builds on an earlier exercise that does not work yet: {why}\n\n\
+         Revisit: {earlier} — its own tests say more. This test checks a later exercise; \
+         it can pass once that one is done.\n"
+    )
+}
+
+/// Waits until `condition()` holds; `false` if it does not within [`DEADLINE`].
+/// For what can only be watched, such as a log; everything that can be waited
+/// for (a reply, a close) is waited for directly.
+pub fn wait_until(mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + DEADLINE;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    condition()
+}
+
+/// Where `got` first differs from `expected`, in words: "first difference at
+/// byte 12", "300 bytes missing at the end", …
+pub fn first_difference(expected: &[u8], got: &[u8]) -> String {
+    match expected.iter().zip(got).position(|(a, b)| a != b) {
+        Some(i) => format!("first difference at byte {i}"),
+        None if got.len() < expected.len() => {
+            format!("{} bytes missing at the end", expected.len() - got.len())
+        }
+        None if got.len() > expected.len() => {
+            format!("{} extra bytes at the end", got.len() - expected.len())
+        }
+        None => "identical".to_string(),
+    }
+}
+
+/// Whether this machine has IPv6 loopback (`::1`); some containers do not.
+/// Tests of IPv6 print a notice and pass where it is missing.
+pub fn ipv6_loopback(test: &str) -> bool {
+    let available = std::net::TcpListener::bind("[::1]:0").is_ok();
+    if !available {
+        // Straight to stderr, past the test harness's output capture.
+        let _ = writeln!(
+            io::stderr(),
+            "NOTICE: {test} skipped: no IPv6 loopback (::1) here"
+        );
+    }
+    available
+}
+
+/// `n` clients that connect and leave at once, alternately with a clean close
+/// and with a reset (SO_LINGER 0), some after sending a few bytes: the churn a
+/// busy or hostile network brings. Returns how many connected; a server that
+/// survives it serves the next client as usual.
+///
+/// After every 50, `served()` should talk to the server as a normal client
+/// does: that lets a server that serves one client at a time catch up, rather
+/// than letting its listen backlog overflow (the kernel then drops new
+/// connection attempts, and each retries only after a second).
+pub fn churn(addr: SocketAddr, n: usize, mut served: impl FnMut()) -> usize {
+    let mut connected = 0;
+    for i in 0..n {
+        if i % 50 == 49 {
+            served();
+        }
+        let Ok(mut stream) = TcpStream::connect_timeout(&addr, DEADLINE) else {
+            continue;
+        };
+        connected += 1;
+        if i % 3 == 1 {
+            let _ = stream.write_all(b"half a mess");
+        }
+        if i % 2 == 0 {
+            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+        }
+    }
+    connected
 }

@@ -88,7 +88,7 @@ pub fn test(root: &Path, args: &[&str]) -> std::io::Result<TestRun> {
 
 /// From cargo's JSON messages: (target name, test executable, package dir)
 /// for every test binary it built.
-fn test_binaries(messages: &str) -> Vec<(String, PathBuf, PathBuf)> {
+pub fn test_binaries(messages: &str) -> Vec<(String, PathBuf, PathBuf)> {
     let mut found = Vec::new();
     for message in messages.lines() {
         if !message.contains(r#""reason":"compiler-artifact""#)

@@ -99,7 +99,7 @@ fn exercises(root: &Path, lesson: &str) -> Result<Vec<Exercise>> {
 }
 
 /// `/// Exercise 1.2: the accept loop — book §1.2.` → (`1.2`, `the accept loop`).
-fn parse_exercise_doc(line: &str) -> Option<(String, String)> {
+pub fn parse_exercise_doc(line: &str) -> Option<(String, String)> {
     let rest = line.trim().strip_prefix("/// Exercise ")?;
     let (id, rest) = rest.split_once(": ")?;
     let (title, _) = rest.split_once(" — book §")?;

@@ -1,9 +1,14 @@
-//! `cargo xtask verify` checks the course; `cargo xtask progress` shows a
-//! learner where they are. Both read the course from its files (see course.rs).
+//! The course's own commands. Learners: `progress` and `hint`. Maintainers
+//! and CI: `verify` and `mutants`. mdBook: `book-preprocessor`. All of them
+//! read the course from its files (see course.rs).
 
+mod book;
 mod cargo;
 mod course;
+mod hints;
+mod mutants;
 mod progress;
+mod stub;
 mod verify;
 
 use std::process::ExitCode;
@@ -11,17 +16,32 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
-commands:
-  progress   which exercises you have done, and what to do next
-  verify     (maintainers, CI) check the whole course: solutions pass every test,
-             every exercise's tests fail as shipped, each exercise has tests and a
-             book section, and the book builds without warnings";
+for learners:
+  progress          which exercises you have done, and what to do next
+  hint N.k          the next hint for exercise N.k: first the idea, then the calls
+                    that help, last nearly the code (`hint N.k 2` shows hint 2 again)
+
+for maintainers and CI:
+  verify            check the whole course: solutions pass every test, every
+                    exercise's tests fail as shipped, the shipped exercises are the
+                    solutions with stubs, each exercise has tests, hints, mutants and a
+                    book section, and the book builds without warnings
+  mutants [WHICH]   run every recorded wrong solution (mutants/lessonNN.md) against the
+                    tests and fail unless each is caught; WHICH: lessonNN or N.k
+  stub FILE         print solutions/lessonNN/FILE with its exercises stubbed: the
+                    learner's copy, apart from imports (for writing a new lesson)";
 
 fn main() -> ExitCode {
     let root = course::root();
-    let result = match std::env::args().nth(1).as_deref() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default();
+    let result = match args.first().map(String::as_str) {
         Some("progress") => progress::run(&root),
+        Some("hint") => hints::run(&root, rest),
         Some("verify") => verify::run(&root),
+        Some("mutants") => mutants::run(&root, rest),
+        Some("book-preprocessor") => book::run(&root, rest),
+        Some("stub") => stub::run(&root, rest),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

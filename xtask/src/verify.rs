@@ -1,8 +1,11 @@
 //! `cargo xtask verify`: the course's own check, run by CI.
 //!
 //! 1. The structure: every exercise has its `todo!()` in the learner's copy, a
-//!    solution, tests named after it and a book section; every test and
-//!    `todo!()` belongs to an exercise; every `{{#include}}` anchor exists.
+//!    solution, tests named after it, hints, at least three recorded mutants
+//!    and a book section; every test and `todo!()` belongs to an exercise; the
+//!    learner's file is the solution with its exercises stubbed (stub.rs);
+//!    every `{{#include}}` anchor exists, and every `file.rs:LINE` the book
+//!    quotes from a learner's file is the line of a `todo!()`.
 //! 2. With the solutions, every test passes.
 //! 3. On the shipped exercises, every exercise's tests fail — otherwise the
 //!    tests would not check the exercise at all.
@@ -14,8 +17,13 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::cargo;
 use crate::course::{self, Lesson};
+use crate::{cargo, hints, mutants, stub};
+
+/// Each exercise has at least this many hints (the idea, the calls, nearly the
+/// code) and this many recorded wrong solutions.
+const MIN_HINTS: usize = 3;
+const MIN_MUTANTS: usize = 3;
 
 /// Collects problems instead of stopping at the first, so one run shows them all.
 struct Report {
@@ -46,6 +54,7 @@ pub fn run(root: &Path) -> Result<bool> {
         structure(root, lesson, &mut report)?;
     }
     includes(root, &mut report)?;
+    quoted_lines(root, &mut report)?;
 
     println!(
         "2. with the solutions, every test passes (cargo test --workspace --features solution)"
@@ -117,6 +126,8 @@ fn structure(root: &Path, lesson: &Lesson, report: &mut Report) -> Result<()> {
     let lib =
         fs::read_to_string(root.join(format!("lessons/{name}/src/lib.rs"))).unwrap_or_default();
     let todos = course::todos(root, name)?;
+    let hints = hints::of_lesson(root, name)?;
+    let mutants = mutants::of_lesson(root, name)?;
 
     for exercise in &lesson.exercises {
         let id = &exercise.id;
@@ -146,7 +157,38 @@ fn structure(root: &Path, lesson: &Lesson, report: &mut Report) -> Result<()> {
             book.lines().any(|l| l.starts_with(&format!("## {id} "))),
             || format!("exercise {id}: no section `## {id} …` in {book_path}"),
         );
+        let hint_count = hints.get(id).map_or(0, Vec::len);
+        report.check(hint_count >= MIN_HINTS, || {
+            format!(
+                "exercise {id}: {hint_count} hints in hints/{name}.md; it needs {MIN_HINTS} \
+                 (`### ` headings under `## {id} …`)"
+            )
+        });
+        let counted = mutants
+            .iter()
+            .filter(|m| &m.exercise == id && m.only_on.is_none())
+            .count();
+        report.check(counted >= MIN_MUTANTS, || {
+            format!(
+                "exercise {id}: {counted} recorded mutants in mutants/{name}.md; it needs \
+                 {MIN_MUTANTS} (`## {id} …` sections)"
+            )
+        });
     }
+    for mutant in &mutants {
+        let known = lesson.exercises.iter().any(|e| e.id == mutant.exercise);
+        report.check(known, || {
+            format!(
+                "mutants/{name}.md: `## {} {}` names no exercise of {name}",
+                mutant.exercise, mutant.title
+            )
+        });
+        let applies = mutant.apply(root, name);
+        report.check(applies.is_ok(), || {
+            format!("mutants/{name}.md: {:#}", applies.err().unwrap())
+        });
+    }
+    shipped_is_stubbed_solution(root, lesson, report)?;
     for (id, file) in &todos {
         report.check(lesson.exercises.iter().any(|e| &e.id == id), || {
             format!(
@@ -169,6 +211,80 @@ fn structure(root: &Path, lesson: &Lesson, report: &mut Report) -> Result<()> {
         test_names.len()
     );
     Ok(())
+}
+
+/// Each learner's file that has a solution is that solution with its
+/// exercises stubbed, apart from the imports (the given code needs fewer).
+fn shipped_is_stubbed_solution(root: &Path, lesson: &Lesson, report: &mut Report) -> Result<()> {
+    let mut files: Vec<_> = lesson
+        .exercises
+        .iter()
+        .map(|e| (&e.file, &e.solution))
+        .collect();
+    files.dedup();
+    for (file, solution) in files {
+        let shipped = fs::read_to_string(root.join(file)).unwrap_or_default();
+        let expected = stub::stub(&fs::read_to_string(root.join(solution))?)?;
+        let difference = stub::first_difference(
+            &stub::without_imports(&shipped),
+            &stub::without_imports(&expected),
+        );
+        report.check(difference.is_none(), || {
+            let (line, got, wanted) = difference.clone().unwrap_or_default();
+            format!(
+                "{} is not {} with its exercises stubbed; apart from imports, the first \
+                 difference is at line {line}:\n      it has:    {got:?}\n      expected:  {wanted:?}",
+                file.display(),
+                solution.display()
+            )
+        });
+    }
+    Ok(())
+}
+
+/// Transcripts in the book quote where the program stopped, as
+/// `lessons/lessonNN/src/M.rs:LINE`: that line must still be the `todo!()`.
+fn quoted_lines(root: &Path, report: &mut Report) -> Result<()> {
+    for page in book_pages(root)? {
+        let text = fs::read_to_string(&page)?;
+        let name = page
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        for piece in text.split("lessons/lesson").skip(1) {
+            let quoted: String = piece
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | ':'))
+                .collect();
+            let Some((file, line)) = quoted.rsplit_once(':') else {
+                continue;
+            };
+            let Ok(line) = line.parse::<usize>() else {
+                continue;
+            };
+            let path = format!("lessons/lesson{file}");
+            let content = fs::read_to_string(root.join(&path)).unwrap_or_default();
+            let at = content.lines().nth(line.saturating_sub(1)).unwrap_or("");
+            report.check(at.contains("todo!(\"exercise "), || {
+                format!(
+                    "{name} quotes {path}:{line}, but that line is not a todo!() (it is {at:?})"
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+fn book_pages(root: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut pages = Vec::new();
+    for entry in fs::read_dir(root.join("book/src")).context("reading book/src")? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
+    }
+    Ok(pages)
 }
 
 /// Every `{{#include path:anchor}}` in the book names a file that exists and,

@@ -1,0 +1,432 @@
+//! `cargo xtask mutants`: do the tests catch the mistakes students make?
+//!
+//! `mutants/lessonNN.md` records, for every exercise, wrong solutions that a
+//! real student writes: each is a small edit of the reference solution,
+//! written as a diff. This command applies each one to a scratch copy of the
+//! course, runs the lesson's tests against it — the tests of the mutant's own
+//! exercise first, then the rest — and fails unless every mutant is caught.
+//!
+//! The format, one section per mutant:
+//!
+//! ````text
+//! ## 1.1 write instead of write_all, its result ignored
+//!
+//! Why a student writes it, and what goes wrong.
+//!
+//! ```diff echo.rs
+//!          let n = stream.read(&mut buf)?;        (context: kept)
+//! -        stream.write_all(&buf[..n])?;          (removed)
+//! +        let _ = stream.write(&buf[..n]);       (added)
+//! ```
+//! ````
+//!
+//! The lines of a diff block (context and removed) must appear exactly once
+//! in `solutions/lessonNN/FILE`. A section with a line starting `Only on `
+//! (say, "Only on Windows: …") describes a mistake that no test on this
+//! platform can see; it is listed, not run, and not counted.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::course::{self, Lesson};
+
+/// One recorded wrong solution.
+pub struct Mutant {
+    /// The exercise it is a wrong solution of: `1.1`.
+    pub exercise: String,
+    /// What the student did: `write instead of write_all`.
+    pub title: String,
+    /// The edits, each in one file of `solutions/lessonNN/`.
+    pub edits: Vec<Edit>,
+    /// `Some(reason)` when no test on this platform can see the mistake.
+    pub only_on: Option<String>,
+}
+
+/// Replace `old` (which must occur once) by `new` in `file`.
+pub struct Edit {
+    pub file: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// The mutants recorded for `lesson`, in the order of its file.
+pub fn of_lesson(root: &Path, lesson: &str) -> Result<Vec<Mutant>> {
+    let path = root.join("mutants").join(format!("{lesson}.md"));
+    let Ok(text) = fs::read_to_string(&path) else {
+        return Ok(Vec::new());
+    };
+    parse(&text).with_context(|| format!("reading {}", path.display()))
+}
+
+fn parse(text: &str) -> Result<Vec<Mutant>> {
+    let mut mutants: Vec<Mutant> = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some(heading) = line.strip_prefix("## ") {
+            let (exercise, title) = heading.split_once(' ').unwrap_or((heading, ""));
+            mutants.push(Mutant {
+                exercise: exercise.to_string(),
+                title: title.trim().to_string(),
+                edits: Vec::new(),
+                only_on: None,
+            });
+            continue;
+        }
+        let Some(mutant) = mutants.last_mut() else {
+            continue;
+        };
+        if line.starts_with("Only on ") {
+            mutant.only_on = Some(line.to_string());
+        } else if let Some(file) = line.strip_prefix("```diff ") {
+            let (mut old, mut new) = (Vec::new(), Vec::new());
+            for line in lines.by_ref() {
+                if line.starts_with("```") {
+                    break;
+                }
+                match line.split_at_checked(1) {
+                    Some(("-", rest)) => old.push(rest),
+                    Some(("+", rest)) => new.push(rest),
+                    Some((" ", rest)) => {
+                        old.push(rest);
+                        new.push(rest);
+                    }
+                    // An empty line: editors strip the space of empty context.
+                    None => {
+                        old.push("");
+                        new.push("");
+                    }
+                    Some(_) => bail!(
+                        "mutant {} {:?}: a diff line must start with '-', '+' or ' ': {line:?}",
+                        mutant.exercise,
+                        mutant.title
+                    ),
+                }
+            }
+            // Blank lines that end the block are layout, not context.
+            while old.last() == Some(&"") && new.last() == Some(&"") {
+                old.pop();
+                new.pop();
+            }
+            mutant.edits.push(Edit {
+                file: file.trim().to_string(),
+                old: old.join("\n"),
+                new: new.join("\n"),
+            });
+        }
+    }
+    Ok(mutants)
+}
+
+impl Mutant {
+    /// The solution files of `lesson`, with this mutant's edits made.
+    /// Fails if an edit no longer fits the solution.
+    pub fn apply(&self, root: &Path, lesson: &str) -> Result<Vec<(PathBuf, String)>> {
+        if self.edits.is_empty() {
+            bail!(
+                "mutant {} {:?} has no ```diff block",
+                self.exercise,
+                self.title
+            );
+        }
+        let mut files: Vec<(PathBuf, String)> = Vec::new();
+        for edit in &self.edits {
+            let path = Path::new("solutions").join(lesson).join(&edit.file);
+            let text = match files.iter().position(|(p, _)| *p == path) {
+                Some(i) => files.remove(i).1,
+                None => fs::read_to_string(root.join(&path))
+                    .with_context(|| format!("reading {}", path.display()))?,
+            };
+            let found = text.matches(&edit.old).count();
+            if found != 1 {
+                bail!(
+                    "mutant {} {:?}: its diff should match {} exactly once, but matches {found} \
+                     times (has the solution changed?)",
+                    self.exercise,
+                    self.title,
+                    path.display()
+                );
+            }
+            files.push((path, text.replacen(&edit.old, &edit.new, 1)));
+        }
+        Ok(files)
+    }
+}
+
+/// `cargo xtask mutants [lessonNN | N.k]...`
+pub fn run(root: &Path, args: &[String]) -> Result<bool> {
+    let lessons = course::lessons(root)?;
+    let wanted = |lesson: &Lesson, mutant: &Mutant| {
+        args.is_empty()
+            || args
+                .iter()
+                .any(|a| *a == lesson.name || *a == mutant.exercise)
+    };
+    let scratch = Scratch::new(root)?;
+    let (mut caught, mut survived, mut broken, mut uncounted) = (0, Vec::new(), Vec::new(), 0);
+    for lesson in &lessons {
+        let mutants: Vec<Mutant> = of_lesson(root, &lesson.name)?
+            .into_iter()
+            .filter(|m| wanted(lesson, m))
+            .collect();
+        if mutants.is_empty() {
+            continue;
+        }
+        println!("{}: {} mutants", lesson.name, mutants.len());
+        for mutant in &mutants {
+            let label = format!("{} {}", mutant.exercise, mutant.title);
+            if let Some(reason) = &mutant.only_on {
+                println!("  · {label}: not run. {reason}");
+                uncounted += 1;
+                continue;
+            }
+            let start = Instant::now();
+            let verdict = scratch.try_mutant(root, lesson, mutant);
+            let took = start.elapsed().as_secs_f64();
+            match verdict {
+                Ok(Verdict::Caught(test)) => {
+                    println!("  ✓ {label}: caught by {test} ({took:.1} s)");
+                    caught += 1;
+                }
+                Ok(Verdict::Survived) => {
+                    println!("  ✗ {label}: SURVIVED — every test passes with this mistake");
+                    survived.push(label);
+                }
+                Ok(Verdict::Hung) => {
+                    println!(
+                        "  ✗ {label}: the tests did not finish within {} s — a test waits or \
+                         loops without a bound on this mistake",
+                        TEST_TIMEOUT.as_secs()
+                    );
+                    survived.push(label);
+                }
+                Err(e) => {
+                    println!("  ✗ {label}: {e:#}");
+                    broken.push(label);
+                }
+            }
+        }
+    }
+    println!(
+        "\nmutants: {caught} caught, {} survived, {} broken, {uncounted} not counted \
+         (platform-specific)",
+        survived.len(),
+        broken.len()
+    );
+    Ok(survived.is_empty() && broken.is_empty())
+}
+
+/// How a mutant fared.
+enum Verdict {
+    /// A test failed: the one named.
+    Caught(String),
+    Survived,
+    /// The test binary had to be killed.
+    Hung,
+}
+
+/// How long one run of a lesson's tests may take before it is killed.
+const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A copy of the course where mutants are applied, so that an interrupted
+/// run can never leave a mutant in the real `solutions/`. It has a target
+/// directory of its own: sharing the real one would overwrite the lessons'
+/// programs in `target/debug/` with mutants. Its dependencies are compiled
+/// once, for all the mutants.
+struct Scratch {
+    dir: PathBuf,
+    target: PathBuf,
+}
+
+impl Scratch {
+    fn new(root: &Path) -> Result<Scratch> {
+        let dir = root.join("target").join("mutants").join("course");
+        // The copy is made anew each run; its target directory is kept.
+        let _ = fs::remove_dir_all(&dir);
+        for entry in [
+            "Cargo.toml",
+            "Cargo.lock",
+            ".cargo",
+            "kit",
+            "lessons",
+            "solutions",
+            "tests",
+            "xtask",
+        ] {
+            copy(&root.join(entry), &dir.join(entry))
+                .with_context(|| format!("copying {entry} to {}", dir.display()))?;
+        }
+        Ok(Scratch {
+            dir,
+            target: root.join("target").join("mutants").join("target"),
+        })
+    }
+
+    fn try_mutant(&self, root: &Path, lesson: &Lesson, mutant: &Mutant) -> Result<Verdict> {
+        let files = mutant.apply(root, &lesson.name)?;
+        for (path, text) in &files {
+            fs::write(self.dir.join(path), text)?;
+        }
+        let verdict = self.test(lesson, mutant);
+        // Put the real solution back for the next mutant, whatever happened.
+        for (path, _) in &files {
+            fs::copy(root.join(path), self.dir.join(path))?;
+        }
+        verdict
+    }
+
+    fn test(&self, lesson: &Lesson, mutant: &Mutant) -> Result<Verdict> {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let build = Command::new(cargo)
+            .current_dir(&self.dir)
+            .env("CARGO_TARGET_DIR", &self.target)
+            .args([
+                "test",
+                "--no-run",
+                "--message-format",
+                "json-render-diagnostics",
+            ])
+            .args(["-p", &lesson.name, "--features", "solution", "--quiet"])
+            .output()?;
+        if !build.status.success() {
+            bail!(
+                "does not compile — a mutant must be a program a student could run:\n{}",
+                String::from_utf8_lossy(&build.stderr)
+            );
+        }
+        let messages = String::from_utf8_lossy(&build.stdout);
+        let Some((_, binary, dir)) = crate::cargo::test_binaries(&messages)
+            .into_iter()
+            .find(|(name, _, _)| *name == lesson.name)
+        else {
+            bail!("cargo built no test binary named {}", lesson.name);
+        };
+        // The exercise's own tests first: they should catch it, and fast.
+        let own = format!("ex{}_", mutant.exercise.replace('.', "_"));
+        for filter in [Some(own.as_str()), None] {
+            match run_tests(&binary, &dir, filter)? {
+                Some(Verdict::Survived) | None => continue,
+                Some(verdict) => return Ok(verdict),
+            }
+        }
+        Ok(Verdict::Survived)
+    }
+}
+
+/// Runs a test binary (only the tests whose names contain `filter`); returns
+/// the verdict, with the first failing test's name when one failed. Stops
+/// the binary at the first failure: one is enough to catch a mutant.
+fn run_tests(binary: &Path, dir: &Path, filter: Option<&str>) -> Result<Option<Verdict>> {
+    let mut command = limited(binary);
+    command
+        .current_dir(dir)
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(filter) = filter {
+        command.arg(filter);
+    }
+    let mut child = command.spawn()?;
+    let stdout = child.stdout.take().expect("piped");
+    // Results arrive line by line on a thread; this one keeps the time.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + TEST_TIMEOUT;
+    let mut ran = false;
+    let verdict = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let Some((name, outcome)) = line
+                    .strip_prefix("test ")
+                    .and_then(|rest| rest.split_once(" ... "))
+                else {
+                    continue;
+                };
+                ran = true;
+                if outcome.trim() == "FAILED" {
+                    break Some(Verdict::Caught(name.to_string()));
+                }
+            }
+            // The binary has finished: every test it ran passed.
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                break ran.then_some(Verdict::Survived);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break Some(Verdict::Hung),
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(verdict)
+}
+
+/// The test binary, run with a cap on its memory where the platform allows:
+/// a mutant that makes a test loop and allocate must not take the machine.
+fn limited(binary: &Path) -> Command {
+    if cfg!(unix) {
+        let mut command = Command::new("sh");
+        // 8 GiB of address space: far more than any test needs.
+        command
+            .arg("-c")
+            .arg("ulimit -v 8388608 2>/dev/null; exec \"$0\" \"$@\"")
+            .arg(binary);
+        command
+    } else {
+        Command::new(binary)
+    }
+}
+
+/// Copies a file or a directory tree (leaving out any `target/`).
+fn copy(from: &Path, to: &Path) -> std::io::Result<()> {
+    if from.is_dir() {
+        fs::create_dir_all(to)?;
+        for entry in fs::read_dir(from)? {
+            let entry = entry?;
+            if entry.file_name() == "target" {
+                continue;
+            }
+            copy(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        Ok(())
+    } else {
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::copy(from, to).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_mutants_and_their_diffs() {
+        let text = "# Lesson 1\n\nintro\n\n## 1.1 write, not write_all\n\nWhy.\n\n\
+                    ```diff echo.rs\n         let n = 1;\n-        a();\n+        b();\n\n```\n\n\
+                    ## 1.2 only elsewhere\n\nOnly on Windows: because.\n\n```diff echo.rs\n-x\n+y\n```\n";
+        let mutants = parse(text).unwrap();
+        assert_eq!(mutants.len(), 2);
+        assert_eq!(mutants[0].exercise, "1.1");
+        assert_eq!(mutants[0].title, "write, not write_all");
+        assert_eq!(mutants[0].edits[0].file, "echo.rs");
+        assert_eq!(mutants[0].edits[0].old, "        let n = 1;\n        a();");
+        assert_eq!(mutants[0].edits[0].new, "        let n = 1;\n        b();");
+        assert!(mutants[0].only_on.is_none());
+        assert_eq!(
+            mutants[1].only_on.as_deref(),
+            Some("Only on Windows: because.")
+        );
+    }
+}
