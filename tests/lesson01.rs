@@ -1,18 +1,23 @@
 //! Lesson 1 — TCP echo. Run with `cargo test -p lesson01`.
 //!
 //! Tests named `ex1_k_...` check exercise 1.k; `given_...` check given code.
+//! A test of a later exercise first checks the earlier ones it builds on, and
+//! says so if one of them is not done yet.
 
 mod support;
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::process::{Command as StdCommand, Stdio};
 use std::sync::mpsc;
 use std::thread;
+use std::time::Duration;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
 use socket2::SockRef;
-use support::{DEADLINE, Hint, Server, binary_bytes, show, within};
+use support::{DEADLINE, Hint, Server, binary_bytes, first_difference, show, within};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lesson01");
 
@@ -21,14 +26,18 @@ const EX1_2: Hint = Hint("exercise 1.2, `serve` in lessons/lesson01/src/echo.rs 
 const EX1_3: Hint =
     Hint("exercise 1.3, `round_trip` in lessons/lesson01/src/client.rs — book §1.3");
 
-fn server(hint: Hint) -> Server {
-    Server::start(BIN, &["server", "127.0.0.1:0"], hint)
+/// The server of `cargo run -p lesson01 -- server`, on a free port. Its tests
+/// need `echo` too: they check it first.
+fn server() -> Server {
+    support::needs(EX1_1, echo_works);
+    support::server(BIN, EX1_2, &[])
 }
 
 // ---------------------------------------------------------------- exercise 1.1
 //
-// These tests call your `echo` directly, on a connection the test accepts
-// itself, so exercise 1.1 can be checked before `serve` (1.2) exists.
+// These tests call your `echo` directly, so exercise 1.1 can be checked before
+// `serve` (1.2) exists: some on a real connection the test accepts itself,
+// some on a fake stream in memory that behaves the way real ones sometimes do.
 
 /// Your `echo`, running on a thread for one connection, and the client side.
 struct EchoUnderTest {
@@ -37,6 +46,7 @@ struct EchoUnderTest {
 }
 
 fn echo_under_test() -> EchoUnderTest {
+    support::quiet_panics();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, result) = mpsc::channel();
@@ -70,6 +80,76 @@ impl EchoUnderTest {
         let mut got = Vec::new();
         let _ = (&mut self.client).take(n as u64).read_to_end(&mut got);
         got
+    }
+}
+
+/// A byte stream in memory: reads hand out `input` one item at a time (a
+/// chunk of bytes, or an error), and writes take at most `max_write` bytes
+/// per call — the way a socket may, when its buffer is nearly full.
+struct FakeStream {
+    input: VecDeque<io::Result<Vec<u8>>>,
+    output: Vec<u8>,
+    max_write: usize,
+}
+
+impl FakeStream {
+    fn new(input: Vec<io::Result<Vec<u8>>>, max_write: usize) -> FakeStream {
+        FakeStream {
+            input: input.into(),
+            output: Vec::new(),
+            max_write,
+        }
+    }
+}
+
+impl Read for FakeStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.input.pop_front() {
+            None => Ok(0),
+            Some(Err(e)) => Err(e),
+            Some(Ok(mut chunk)) => {
+                let n = chunk.len().min(buf.len());
+                buf[..n].copy_from_slice(&chunk[..n]);
+                if n < chunk.len() {
+                    self.input.push_front(Ok(chunk.split_off(n)));
+                }
+                Ok(n)
+            }
+        }
+    }
+}
+
+impl Write for FakeStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.max_write);
+        self.output.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs your `echo` on a [`FakeStream`], within the deadline: (result, output).
+fn echo_in_memory(mut stream: FakeStream) -> (io::Result<u64>, Vec<u8>) {
+    within(
+        &format!("echo on a stream in memory — revisit {EX1_1}"),
+        move || {
+            let result = lesson01::echo::echo(&mut stream);
+            (result, stream.output)
+        },
+    )
+}
+
+/// Checks that `echo` works at all, for the tests of later exercises.
+fn echo_works() -> Result<(), String> {
+    let mut stream = FakeStream::new(vec![Ok(b"ping".to_vec())], 1024);
+    match lesson01::echo::echo(&mut stream) {
+        Ok(4) if stream.output == b"ping" => Ok(()),
+        other => Err(format!(
+            "echo on a stream that delivers \"ping\" and ends returned {other:?} and wrote {}",
+            show(&stream.output)
+        )),
     }
 }
 
@@ -156,11 +236,71 @@ fn ex1_1_returns_the_count_when_the_client_half_closes() {
     );
 }
 
+#[test]
+fn ex1_1_writes_everything_when_each_write_takes_only_a_few_bytes() {
+    // A socket whose send buffer is nearly full takes what fits: `write`
+    // returns how many bytes that was, and the rest is the caller's to send.
+    let chunks: Vec<io::Result<Vec<u8>>> = vec![
+        Ok(binary_bytes(700)),
+        Ok(b"and a line\n".to_vec()),
+        Ok(binary_bytes(5000)),
+    ];
+    let expected: Vec<u8> = chunks
+        .iter()
+        .flat_map(|c| c.as_ref().unwrap().clone())
+        .collect();
+    let (result, output) = echo_in_memory(FakeStream::new(chunks, 3));
+    assert!(
+        matches!(result, Ok(n) if n == expected.len() as u64) && output == expected,
+        "\nA stream in memory delivered 700, 11 and 5000 bytes, and each of its writes takes \
+         at most 3 bytes (it returns how many it took).\nExpected: all 5711 bytes written \
+         back, and Ok(5711)\nGot:      {} bytes written ({}), and {result:?}\n\
+         `write` may take only part of what you give it: its return value says how much. \
+         What does `write_all` do?\nRevisit: {EX1_1}\n",
+        output.len(),
+        first_difference(&expected, &output),
+    );
+}
+
+#[test]
+fn ex1_1_retries_a_read_interrupted_by_a_signal() {
+    let interrupted = || Err(io::Error::from(io::ErrorKind::Interrupted));
+    let chunks = vec![
+        Ok(b"before ".to_vec()),
+        interrupted(),
+        Ok(b"after".to_vec()),
+    ];
+    let (result, output) = echo_in_memory(FakeStream::new(chunks, 1024));
+    assert!(
+        matches!(result, Ok(12)) && output == b"before after",
+        "\nA stream delivered \"before \", then a read failed with ErrorKind::Interrupted \
+         (a signal arrived while it waited), then \"after\".\nExpected: \"before after\" \
+         written back, and Ok(12)\nGot:      {} written, and {result:?}\n\
+         An interrupted read is retried, not an error.\nRevisit: {EX1_1}\n",
+        show(&output)
+    );
+}
+
+#[test]
+fn ex1_1_a_failed_read_ends_the_echo_with_that_error() {
+    let reset = || Err(io::Error::from(io::ErrorKind::ConnectionReset));
+    let chunks = vec![Ok(b"hello".to_vec()), reset(), Ok(b"ghost".to_vec())];
+    let (result, output) = echo_in_memory(FakeStream::new(chunks, 1024));
+    assert!(
+        matches!(&result, Err(e) if e.kind() == io::ErrorKind::ConnectionReset)
+            && output == b"hello",
+        "\nA stream delivered \"hello\", then a read failed with ConnectionReset (the client \
+         reset the connection).\nExpected: \"hello\" written back, then echo returning that \
+         error\nGot:      {} written, and {result:?}\nRevisit: {EX1_1}\n",
+        show(&output)
+    );
+}
+
 // ---------------------------------------------------------------- exercise 1.2
 
 #[test]
 fn ex1_2_serves_clients_one_after_another() {
-    let server = server(EX1_2);
+    let server = server();
     for i in 1..=3 {
         let mut conn = server.connect();
         conn.expect_answer(&format!("client {i}"), &format!("client {i}"));
@@ -173,7 +313,7 @@ fn ex1_2_serves_clients_one_after_another() {
 fn ex1_2_serves_a_waiting_client_when_the_first_one_leaves() {
     // One client at a time: the second one waits in the listen backlog until
     // the server is done with the first, then gets its echo.
-    let server = server(EX1_2);
+    let server = server();
     let mut first = server.connect();
     first.expect_answer("first", "first");
     let mut second = server.connect();
@@ -185,13 +325,13 @@ fn ex1_2_serves_a_waiting_client_when_the_first_one_leaves() {
 
 #[test]
 fn ex1_2_keeps_serving_after_a_client_resets_the_connection() {
-    let server = server(EX1_2);
+    let server = server();
     let mut rude = server.connect();
     rude.expect_answer("hello", "hello");
     // SO_LINGER with a zero timeout makes close() send a reset (RST) instead
     // of the polite FIN: the server's next read fails with ConnectionReset.
     SockRef::from(&rude.stream)
-        .set_linger(Some(std::time::Duration::ZERO))
+        .set_linger(Some(Duration::ZERO))
         .unwrap();
     drop(rude);
 
@@ -199,6 +339,121 @@ fn ex1_2_keeps_serving_after_a_client_resets_the_connection() {
     polite.expect_answer("still there?", "still there?");
     if !server.is_running() {
         server.fail("the server exited after a client reset its connection");
+    }
+}
+
+#[test]
+fn ex1_2_logs_each_client_with_its_address() {
+    let server = server();
+    let mut conn = server.connect();
+    let client = conn.stream.local_addr().unwrap().to_string();
+    conn.expect_answer("log me", "log me");
+    conn.finish_sending();
+    conn.expect_close("the client half-closed");
+    // The server writes its log line after closing; wait for both lines.
+    let logged = server.wait_for_stderr(&client)
+        && support::wait_until(|| server.stderr().matches(&client).count() >= 2);
+    if !logged {
+        server.fail(&format!(
+            "A client from {client} connected, was echoed and left.\nExpected: the server's \
+             stderr names {client} when it connects and again when it leaves \
+             (`accept` returns the address with the stream)."
+        ));
+    }
+}
+
+#[test]
+fn ex1_2_twenty_clients_that_connect_at_once_are_served_in_turn() {
+    let server = server();
+    let mut clients: Vec<_> = (0..20).map(|_| server.connect()).collect();
+    for (i, client) in clients.iter_mut().enumerate() {
+        client.send(format!("client {i}\n").as_bytes());
+        client.finish_sending();
+    }
+    // Each waits in the backlog until the ones before it are done.
+    for (i, client) in clients.iter_mut().enumerate() {
+        let line = format!("client {i}\n");
+        client.expect(line.as_bytes(), line.as_bytes());
+        client.expect_close("the client half-closed");
+    }
+}
+
+#[test]
+fn ex1_2_survives_a_thousand_clients_that_come_and_go() {
+    let server = server();
+    let connected = support::churn(server.addr(), 1000, || {
+        server.connect().expect_answer("meanwhile", "meanwhile");
+    });
+    let mut conn = server.connect();
+    conn.expect_answer(
+        &format!("after {connected} clients that left at once, half of them with a reset"),
+        &format!("after {connected} clients that left at once, half of them with a reset"),
+    );
+}
+
+#[test]
+fn ex1_2_serves_over_ipv6() {
+    if !support::ipv6_loopback("ex1_2_serves_over_ipv6") {
+        return;
+    }
+    support::needs(EX1_1, echo_works);
+    let server = Server::start(BIN, &["server", "[::1]:0"], EX1_2);
+    let mut conn = server.connect();
+    conn.expect_answer("over IPv6", "over IPv6");
+}
+
+#[cfg(unix)]
+#[test]
+fn ex1_2_out_of_file_descriptors_it_neither_stops_nor_spins() {
+    // With 4 file descriptors — stdin, stdout, stderr and the listener — the
+    // server has none left for a client: every accept fails with "Too many
+    // open files", and the client waits in the backlog.
+    support::needs(EX1_1, echo_works);
+    let server = Server::start_with_file_limit(BIN, &["server", "127.0.0.1:0"], 4, EX1_2);
+    let cpu_before = server.cpu_time();
+    let mut waiting = server.connect();
+    waiting.send(b"is anybody there?\n");
+    // An observation window, not synchronisation: how does the server spend
+    // half a second in which every accept fails?
+    thread::sleep(Duration::from_millis(500));
+    let cpu = server
+        .cpu_time()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    let log = server.stderr();
+    let failures = log.matches("accept failed").count();
+    if !server.is_running() {
+        server.fail(
+            "While it was out of file descriptors, the server exited. An accept error must \
+             not stop the server: hand it to netlings_kit::accept_failed and try again.",
+        );
+    }
+    if cpu.is_some_and(|cpu| cpu > Duration::from_millis(100)) || failures > 3 {
+        server.fail(&format!(
+            "Out of file descriptors, every accept fails at once. In 500 ms the server used \
+             {cpu:?} of CPU and logged {failures} accept failures.\nExpected: next to no CPU \
+             and one log line: pass each accept error to netlings_kit::accept_failed, which \
+             logs once per burst and pauses 100 ms before the next try (§1.2)."
+        ));
+    }
+    if !log.contains("accept failed") {
+        server.fail(
+            "Out of file descriptors, every accept fails, but the server logged nothing about \
+             it. Pass each accept error to netlings_kit::accept_failed: it logs the error.",
+        );
+    }
+    // Raise the limit (where `prlimit` exists): the waiting client is served.
+    let pid = server.pid().to_string();
+    let raised = StdCommand::new("prlimit")
+        .args(["--pid", &pid, "--nofile=64:"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if raised {
+        waiting.expect(
+            b"is anybody there?\n (while the server was out of file descriptors; then the \
+              limit was raised)",
+            b"is anybody there?\n",
+        );
     }
 }
 
@@ -221,17 +476,43 @@ fn reference_echo_server() -> SocketAddr {
     addr
 }
 
+/// Runs your `round_trip` against `addr` within the deadline.
+fn round_trip(
+    addr: SocketAddr,
+    input: Vec<u8>,
+    output: impl Write + Send + 'static,
+    what: &str,
+) -> io::Result<u64> {
+    within(
+        &format!("round_trip {what} — revisit {EX1_3}"),
+        move || {
+            let stream = TcpStream::connect(addr).unwrap();
+            lesson01::client::round_trip(&stream, &input[..], output)
+        },
+    )
+}
+
+/// A shared buffer to hand `round_trip` as its output.
+#[derive(Clone, Default)]
+struct Collected(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for Collected {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 #[test]
 fn ex1_3_round_trip_sends_everything_and_reads_everything() {
     let addr = reference_echo_server();
     let bytes = binary_bytes(4096);
-    let input = bytes.clone();
-    let (received, output) = within("round_trip of 4 KiB", move || {
-        let stream = TcpStream::connect(addr).unwrap();
-        let mut output = Vec::new();
-        let received = lesson01::client::round_trip(&stream, &input[..], &mut output);
-        (received, output)
-    });
+    let output = Collected::default();
+    let received = round_trip(addr, bytes.clone(), output.clone(), "of 4 KiB");
+    let output = output.0.lock().unwrap().clone();
     assert!(
         matches!(received, Ok(4096)) && output == bytes,
         "round_trip(4 KiB) against an echo server: expected Ok(4096) and the same bytes, \
@@ -286,11 +567,124 @@ fn ex1_3_client_mode_streams_a_large_input_without_deadlock() {
     );
 }
 
+/// An output that accepts `room` bytes, then fails like a closed pipe.
+struct ClosesAfter {
+    room: usize,
+}
+
+impl Write for ClosesAfter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.room == 0 {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        let n = buf.len().min(self.room);
+        self.room -= n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn ex1_3_stops_sending_when_its_output_fails() {
+    // `lesson01 client ADDR | head -c 10`: after 10 bytes nobody reads the
+    // output. The echo piles up unread, the server stops reading, and a
+    // sender still pushing 32 MiB blocks — unless round_trip stops it.
+    let addr = reference_echo_server();
+    let result = round_trip(
+        addr,
+        binary_bytes(32 << 20),
+        ClosesAfter { room: 64 << 10 },
+        "of 32 MiB into an output that fails after 64 KiB (if it never returns, the \
+         sending half waits for a server that waits for us)",
+    );
+    assert!(
+        matches!(&result, Err(e) if e.kind() == io::ErrorKind::BrokenPipe),
+        "round_trip of 32 MiB into an output that fails (BrokenPipe) after 64 KiB: expected \
+         it to stop sending and return that error, got {result:?}.\nRevisit: {EX1_3}"
+    );
+}
+
+#[test]
+fn ex1_3_client_mode_ends_when_its_reader_quits() {
+    // The same from the outside: `lesson01 client ADDR | head -c 10`.
+    let addr = reference_echo_server();
+    let mut client = support::Running(
+        StdCommand::new(BIN)
+            .args(["client", &addr.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = client.0.stdin.take().unwrap();
+    thread::spawn(move || stdin.write_all(&binary_bytes(32 << 20)));
+    let mut stdout = client.0.stdout.take().unwrap();
+    let read = within(
+        &format!(
+            "reading the first 10 bytes `lesson01 client` prints, with 32 MiB on its stdin \
+             (it prints nothing if it sends everything before reading) — revisit {EX1_3}"
+        ),
+        move || stdout.read_exact(&mut [0u8; 10]),
+    );
+    // The stdout pipe is now closed, as `head` closes it once it has its 10 bytes.
+    let exited = client.exit_within_deadline();
+    assert!(
+        read.is_ok() && exited.is_some(),
+        "`lesson01 client ADDR | head -c 10`, with 32 MiB on stdin: expected the client to \
+         exit once its output is closed; reading 10 bytes gave {read:?}, and after that it \
+         {}.\nRevisit: {EX1_3}",
+        match exited {
+            Some(status) => format!("exited with {status}"),
+            None => format!("was still running {DEADLINE:?} later"),
+        }
+    );
+}
+
+#[test]
+fn ex1_3_a_reset_by_the_server_is_an_error() {
+    // A server that reads a little, then resets the connection.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let _ = stream.read(&mut [0u8; 100]);
+            let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+        }
+    });
+    let result = round_trip(
+        addr,
+        binary_bytes(8 << 20),
+        Collected::default(),
+        "of 8 MiB to a server that resets the connection",
+    );
+    assert!(
+        result.is_err(),
+        "round_trip of 8 MiB to a server that reads 100 bytes and then resets the \
+         connection: expected an error (the exchange failed), got {result:?}.\nRevisit: {EX1_3}"
+    );
+}
+
+#[test]
+fn ex1_3_the_narrated_demo_runs_to_the_end() {
+    let finished = support::run(BIN, &[], Vec::new());
+    let stdout = String::from_utf8_lossy(&finished.stdout);
+    assert!(
+        finished.status.is_some_and(|s| s.success())
+            && stdout.contains("Every echo came back intact"),
+        "`cargo run -p lesson01` (the demo) should run to the end.\nIts stdout:\n{stdout}\n\
+         Its stderr:\n{}\nRevisit: the exercise its stderr names",
+        finished.stderr
+    );
+}
+
 // ------------------------------------------------------------------ given code
 
 #[test]
 fn given_server_prints_the_address_it_really_bound() {
-    let server = server(Hint("the given `main.rs` of lesson 1"));
+    let server = support::server(BIN, Hint("the given `main.rs` of lesson 1"), &[]);
     support::assert_real_port(&server);
 }
 
@@ -313,17 +707,4 @@ fn given_client_explains_that_nothing_is_listening() {
         &["client", &addr],
         &[&format!("could not connect to {addr}"), "refused"],
     );
-}
-
-fn first_difference(expected: &[u8], got: &[u8]) -> String {
-    match expected.iter().zip(got).position(|(a, b)| a != b) {
-        Some(i) => format!("first difference at byte {i}"),
-        None if got.len() < expected.len() => {
-            format!("{} bytes missing at the end", expected.len() - got.len())
-        }
-        None if got.len() > expected.len() => {
-            format!("{} extra bytes at the end", got.len() - expected.len())
-        }
-        None => "identical".to_string(),
-    }
 }

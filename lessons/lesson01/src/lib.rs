@@ -3,19 +3,6 @@
 //! The exercises are in `echo.rs` (1.1 and 1.2) and `client.rs` (1.3).
 //! Book: chapter 1, "TCP echo".
 
-// While an exercise still says `todo!()`, its parameters and imports look unused.
-// Those warnings are noise in your copy; the reference solutions are checked strictly.
-#![cfg_attr(
-    not(feature = "solution"),
-    allow(
-        unused_variables,
-        unused_imports,
-        unused_mut,
-        unreachable_code,
-        dead_code
-    )
-)]
-
 #[cfg_attr(feature = "solution", path = "../../../solutions/lesson01/client.rs")]
 pub mod client;
 pub mod demo;
