@@ -219,6 +219,30 @@ impl Server {
         self.child.lock().unwrap().id()
     }
 
+    /// Raises the server's limit of open files to `files` while it runs, with
+    /// `prlimit` (Linux's util-linux). `false` where that is not possible.
+    pub fn raise_file_limit(&self, files: u32) -> bool {
+        Command::new("prlimit")
+            .args([
+                "--pid",
+                &self.pid().to_string(),
+                &format!("--nofile={files}:"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// How much memory the server's process holds (its resident set), on
+    /// Linux; `None` elsewhere.
+    pub fn memory(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
     /// How much CPU time the server has used so far, on Linux (`None`
     /// elsewhere). A server that is waiting uses next to none; one that spins
     /// in a loop uses as much as it is given.
@@ -716,4 +740,46 @@ pub fn churn(addr: SocketAddr, n: usize, mut served: impl FnMut()) -> usize {
         }
     }
     connected
+}
+
+/// Checks how a server behaves while it is out of file descriptors (start it
+/// with [`Server::start_with_file_limit`] so that it has none left for a
+/// client, and connect one that waits in the backlog): for half a second, it
+/// must stay up, use next to no CPU, and log the problem once or twice — not
+/// exit, spin in its accept loop, or flood its log.
+#[cfg(unix)]
+pub fn assert_calm_when_out_of_files(server: &Server, accept_loop: &str) {
+    let cpu_before = server.cpu_time();
+    // An observation window, not synchronisation: how does the server spend
+    // half a second in which every accept fails?
+    thread::sleep(Duration::from_millis(500));
+    let cpu = server
+        .cpu_time()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    let log = server.stderr();
+    let failures = log.matches("accept failed").count();
+    if !server.is_running() {
+        server.fail(&format!(
+            "While it was out of file descriptors, the server exited. An accept error must \
+             not stop the server: {accept_loop} hands it to netlings_kit::accept_failed and \
+             tries again."
+        ));
+    }
+    if cpu.is_some_and(|cpu| cpu > Duration::from_millis(100)) || failures > 3 {
+        server.fail(&format!(
+            "Out of file descriptors, every accept fails at once. In 500 ms the server used \
+             {cpu:?} of CPU and logged {failures} accept failures.\nExpected: next to no CPU \
+             and a line of log: {accept_loop} should pass each accept error to \
+             netlings_kit::accept_failed, which logs once per burst and pauses 100 ms before \
+             the next try (§1.2)."
+        ));
+    }
+    if !log.contains("accept failed") {
+        server.fail(&format!(
+            "Out of file descriptors, every accept fails, but the server logged nothing about \
+             it. {accept_loop} should pass each accept error to netlings_kit::accept_failed, \
+             which logs it."
+        ));
+    }
 }

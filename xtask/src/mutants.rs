@@ -165,7 +165,14 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
                 .iter()
                 .any(|a| *a == lesson.name || *a == mutant.exercise)
     };
-    let scratch = Scratch::new(root)?;
+    // One scratch copy per selection, so that two runs for different
+    // lessons (say, by two maintainers at once) do not trip over each other.
+    let label = if args.is_empty() {
+        "all".to_string()
+    } else {
+        args.join("+")
+    };
+    let scratch = Scratch::new(root, &label)?;
     let (mut caught, mut survived, mut broken, mut uncounted) = (0, Vec::new(), Vec::new(), 0);
     for lesson in &lessons {
         let mutants: Vec<Mutant> = of_lesson(root, &lesson.name)?
@@ -242,9 +249,10 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn new(root: &Path) -> Result<Scratch> {
-        let dir = root.join("target").join("mutants").join("course");
+    fn new(root: &Path, label: &str) -> Result<Scratch> {
+        let base = root.join("target").join("mutants").join(label);
         // The copy is made anew each run; its target directory is kept.
+        let dir = base.join("course");
         let _ = fs::remove_dir_all(&dir);
         for entry in [
             "Cargo.toml",
@@ -261,7 +269,7 @@ impl Scratch {
         }
         Ok(Scratch {
             dir,
-            target: root.join("target").join("mutants").join("target"),
+            target: base.join("target"),
         })
     }
 
