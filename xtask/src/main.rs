@@ -22,7 +22,7 @@ for learners:
                     that help, last nearly the code (`hint N.k 2` shows hint 2 again)
 
 for maintainers and CI:
-  verify            check the whole course: solutions pass every test, every
+  verify [lessonNN] check the whole course (or one lesson, without the book): solutions pass every test, every
                     exercise's tests fail as shipped, the shipped exercises are the
                     solutions with stubs, each exercise has tests, hints, mutants and a
                     book section, and the book builds without warnings
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("progress") => progress::run(&root),
         Some("hint") => hints::run(&root, rest),
-        Some("verify") => verify::run(&root),
+        Some("verify") => verify::run(&root, rest),
         Some("mutants") => mutants::run(&root, rest),
         Some("book-preprocessor") => book::run(&root, rest),
         Some("stub") => stub::run(&root, rest),

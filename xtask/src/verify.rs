@@ -42,24 +42,38 @@ impl Report {
     }
 }
 
-pub fn run(root: &Path) -> Result<bool> {
+/// `cargo xtask verify [lessonNN]`: the whole course, or one lesson (its
+/// structure and tests only: the book is built for the whole course).
+pub fn run(root: &Path, args: &[String]) -> Result<bool> {
     let mut report = Report {
         checks: 0,
         problems: Vec::new(),
     };
-    let lessons = course::lessons(root)?;
+    let only = args.first();
+    let lessons: Vec<Lesson> = course::lessons(root)?
+        .into_iter()
+        .filter(|l| only.is_none_or(|name| *name == l.name))
+        .collect();
+    if lessons.is_empty() {
+        anyhow::bail!("no lesson called {}", only.map_or("", |s| s.as_str()));
+    }
+    let packages: Vec<&str> = match only {
+        Some(name) => vec!["-p", name],
+        None => vec!["--workspace"],
+    };
 
     println!("1. structure: exercises, solutions, tests and book sections");
     for lesson in &lessons {
         structure(root, lesson, &mut report)?;
     }
-    includes(root, &mut report)?;
-    quoted_lines(root, &mut report)?;
+    includes(root, only, &mut report)?;
+    quoted_lines(root, only, &mut report)?;
 
     println!(
-        "2. with the solutions, every test passes (cargo test --workspace --features solution)"
+        "2. with the solutions, every test passes (cargo test {} --features solution)",
+        packages.join(" ")
     );
-    let run = cargo::test(root, &["--workspace", "--features", "solution"])?;
+    let run = cargo::test(root, &[&packages[..], &["--features", "solution"]].concat())?;
     report.check(run.compiled, || {
         format!(
             "the workspace does not compile with the solutions:\n{}",
@@ -97,8 +111,10 @@ pub fn run(root: &Path) -> Result<bool> {
         );
     }
 
-    println!("4. the book builds without warnings (mdbook build book)");
-    book(root, &mut report)?;
+    if only.is_none() {
+        println!("4. the book builds without warnings (mdbook build book)");
+        book(root, &mut report)?;
+    }
 
     let failed = report.problems.len();
     if failed == 0 {
@@ -244,8 +260,8 @@ fn shipped_is_stubbed_solution(root: &Path, lesson: &Lesson, report: &mut Report
 
 /// Transcripts in the book quote where the program stopped, as
 /// `lessons/lessonNN/src/M.rs:LINE`: that line must still be the `todo!()`.
-fn quoted_lines(root: &Path, report: &mut Report) -> Result<()> {
-    for page in book_pages(root)? {
+fn quoted_lines(root: &Path, only: Option<&String>, report: &mut Report) -> Result<()> {
+    for page in book_pages(root, only)? {
         let text = fs::read_to_string(&page)?;
         let name = page
             .file_name()
@@ -276,11 +292,13 @@ fn quoted_lines(root: &Path, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
-fn book_pages(root: &Path) -> Result<Vec<std::path::PathBuf>> {
+/// The book's pages; only `lessonNN.md` when `only` names a lesson.
+fn book_pages(root: &Path, only: Option<&String>) -> Result<Vec<std::path::PathBuf>> {
     let mut pages = Vec::new();
     for entry in fs::read_dir(root.join("book/src")).context("reading book/src")? {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "md") {
+        let wanted = only.is_none_or(|name| path.file_stem().is_some_and(|s| s == name.as_str()));
+        if path.extension().is_some_and(|e| e == "md") && wanted {
             pages.push(path);
         }
     }
@@ -289,13 +307,9 @@ fn book_pages(root: &Path) -> Result<Vec<std::path::PathBuf>> {
 
 /// Every `{{#include path:anchor}}` in the book names a file that exists and,
 /// when it names an anchor, one that the file really has.
-fn includes(root: &Path, report: &mut Report) -> Result<()> {
+fn includes(root: &Path, only: Option<&String>, report: &mut Report) -> Result<()> {
     let src = root.join("book/src");
-    for entry in fs::read_dir(&src).context("reading book/src")? {
-        let path = entry?.path();
-        if path.extension().is_none_or(|e| e != "md") {
-            continue;
-        }
+    for path in book_pages(root, only)? {
         let text = fs::read_to_string(&path)?;
         let page = path
             .file_name()
