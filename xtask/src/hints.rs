@@ -105,7 +105,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
         hints.len(),
         hint.title
     );
-    println!("{}\n", hint.text);
+    println!("{}\n", for_terminal(&hint.text));
     if which < hints.len() {
         println!("Still stuck? `cargo xtask hint {id}` again shows the next hint.");
     } else {
@@ -118,6 +118,25 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
     seen.set(id, which.max(seen.get(id)));
     seen.save(root);
     Ok(true)
+}
+
+/// Markdown as it reads best on a terminal: code blocks indented rather
+/// than fenced.
+fn for_terminal(text: &str) -> String {
+    let mut out = Vec::new();
+    let mut in_code = false;
+    for line in text.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        out.push(if in_code && !line.is_empty() {
+            format!("    {line}")
+        } else {
+            line.to_string()
+        });
+    }
+    out.join("\n")
 }
 
 /// How many hints of each exercise the learner has seen.

@@ -27,7 +27,8 @@ for maintainers and CI:
                     solutions with stubs, each exercise has tests, hints, mutants and a
                     book section, and the book builds without warnings
   mutants [WHICH]   run every recorded wrong solution (mutants/lessonNN.md) against the
-                    tests and fail unless each is caught; WHICH: lessonNN or N.k
+                    tests and fail unless each is caught; WHICH: lessonNN or N.k;
+                    `--from DIR` reads DIR/lessonNN.md instead (a held-back set)
   stub FILE         print solutions/lessonNN/FILE with its exercises stubbed: the
                     learner's copy, apart from imports (for writing a new lesson)";
 

@@ -55,8 +55,12 @@ pub struct Edit {
 
 /// The mutants recorded for `lesson`, in the order of its file.
 pub fn of_lesson(root: &Path, lesson: &str) -> Result<Vec<Mutant>> {
-    let path = root.join("mutants").join(format!("{lesson}.md"));
-    let Ok(text) = fs::read_to_string(&path) else {
+    from_file(&root.join("mutants").join(format!("{lesson}.md")))
+}
+
+/// The mutants in one file of the format above; none if it does not exist.
+fn from_file(path: &Path) -> Result<Vec<Mutant>> {
+    let Ok(text) = fs::read_to_string(path) else {
         return Ok(Vec::new());
     };
     parse(&text).with_context(|| format!("reading {}", path.display()))
@@ -157,7 +161,15 @@ impl Mutant {
 }
 
 /// `cargo xtask mutants [lessonNN | N.k]...`
+/// `--from DIR` reads the mutants from `DIR/lessonNN.md` instead: for a set of
+/// wrong solutions kept apart from the course, to measure how well tests that
+/// were never tuned to them catch them.
 pub fn run(root: &Path, args: &[String]) -> Result<bool> {
+    let (from, args): (Option<PathBuf>, Vec<String>) = match args {
+        [flag, dir, rest @ ..] if flag == "--from" => (Some(PathBuf::from(dir)), rest.to_vec()),
+        _ => (None, args.to_vec()),
+    };
+    let args = &args[..];
     let lessons = course::lessons(root)?;
     let wanted = |lesson: &Lesson, mutant: &Mutant| {
         args.is_empty()
@@ -167,18 +179,19 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
     };
     // One scratch copy per selection, so that two runs for different
     // lessons (say, by two maintainers at once) do not trip over each other.
-    let label = if args.is_empty() {
-        "all".to_string()
-    } else {
-        args.join("+")
+    let label = match (&from, args.is_empty()) {
+        (Some(_), _) => format!("from-{}", args.join("+")),
+        (None, true) => "all".to_string(),
+        (None, false) => args.join("+"),
     };
     let scratch = Scratch::new(root, &label)?;
     let (mut caught, mut survived, mut broken, mut uncounted) = (0, Vec::new(), Vec::new(), 0);
     for lesson in &lessons {
-        let mutants: Vec<Mutant> = of_lesson(root, &lesson.name)?
-            .into_iter()
-            .filter(|m| wanted(lesson, m))
-            .collect();
+        let recorded = match &from {
+            Some(dir) => from_file(&dir.join(format!("{}.md", lesson.name)))?,
+            None => of_lesson(root, &lesson.name)?,
+        };
+        let mutants: Vec<Mutant> = recorded.into_iter().filter(|m| wanted(lesson, m)).collect();
         if mutants.is_empty() {
             continue;
         }

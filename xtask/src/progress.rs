@@ -20,6 +20,11 @@ enum Status {
         failed: usize,
         total: usize,
     },
+    /// Written, with failing tests, while an earlier exercise of the lesson
+    /// is not done: its tests build on that one, so they cannot pass yet.
+    Waiting {
+        on: String,
+    },
     /// The lesson does not compile, so its tests cannot run.
     DoesNotCompile,
     /// No test of this exercise ran (the tests were renamed or filtered).
@@ -56,6 +61,8 @@ pub fn run(root: &Path) -> Result<bool> {
             None
         };
 
+        // The first exercise of this lesson that is not done, if any.
+        let mut first_unfinished: Option<&str> = None;
         for (i, exercise) in lesson.exercises.iter().enumerate() {
             let status = match &run {
                 _ if !started[i] => Status::NotStarted,
@@ -72,12 +79,22 @@ pub fn run(root: &Path) -> Result<bool> {
                 }
                 None => Status::NotStarted,
             };
-            let label = match status {
+            let status = match (status, first_unfinished) {
+                (Status::Failing { .. }, Some(earlier)) => Status::Waiting {
+                    on: earlier.to_string(),
+                },
+                (status, _) => status,
+            };
+            if !matches!(status, Status::Done) && first_unfinished.is_none() {
+                first_unfinished = Some(&exercise.id);
+            }
+            let label = match &status {
                 Status::Done => "✓ done".to_string(),
                 Status::NotStarted => "· not started".to_string(),
                 Status::Failing { failed, total } => {
                     format!("✗ written, {failed} of {total} tests failing")
                 }
+                Status::Waiting { on } => format!("✗ written; its tests need {on} first"),
                 Status::DoesNotCompile => "✗ the lesson does not compile".to_string(),
                 Status::NoTests => "? no tests ran".to_string(),
             };
@@ -105,7 +122,12 @@ pub fn run(root: &Path) -> Result<bool> {
                 "  read          book §{} (mdbook serve book --open)",
                 exercise.id
             );
-            println!("  {advice}cargo test -p {lesson}");
+            let filter = exercise.test_prefix();
+            println!(
+                "  {advice}cargo test -p {lesson} -- {}",
+                filter.trim_end_matches('_')
+            );
+            println!("  stuck?        cargo xtask hint {}", exercise.id);
         }
         None => println!("\nEvery exercise is done. Well played!"),
     }
