@@ -86,14 +86,9 @@ pub fn install_exercise_hook(lesson: &'static str) {
     static REPORTED: AtomicBool = AtomicBool::new(false);
     let default_hook = panic::take_hook();
     panic::set_hook(Box::new(move |info| {
-        let message = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or("");
+        let message = panic_message(info).unwrap_or("");
         let Some(exercise) = message.strip_prefix("not yet implemented: ") else {
-            if std::env::var_os("NETLINGS_BACKTRACE").is_some_and(|v| v != "0") {
+            if backtrace_wanted() {
                 default_hook(info);
                 eprintln!("{}", std::backtrace::Backtrace::force_capture());
             } else {
@@ -133,6 +128,21 @@ pub fn install_exercise_hook(lesson: &'static str) {
         drop(err);
         std::process::exit(101);
     }));
+}
+
+/// The message a panic was raised with, if it has one (a `panic!` with
+/// arguments carries a `String`, one without a `&str`).
+pub fn panic_message<'a>(info: &'a panic::PanicHookInfo<'_>) -> Option<&'a str> {
+    let payload = info.payload();
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+}
+
+/// Whether the learner asked for backtraces: `NETLINGS_BACKTRACE=1`.
+pub fn backtrace_wanted() -> bool {
+    std::env::var_os("NETLINGS_BACKTRACE").is_some_and(|v| v != "0")
 }
 
 /// Rust's report of a panic, with the course's own hint about backtraces

@@ -45,7 +45,7 @@ impl std::fmt::Display for Hint {
 pub fn quiet_panics() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        if std::env::var_os("NETLINGS_BACKTRACE").is_some_and(|v| v != "0") {
+        if netlings_kit::backtrace_wanted() {
             let default_hook = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
                 default_hook(info);
@@ -54,12 +54,8 @@ pub fn quiet_panics() {
             return;
         }
         std::panic::set_hook(Box::new(|info| {
-            let message = info
-                .payload()
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| info.payload().downcast_ref::<&str>().copied())
-                .unwrap_or("(a panic without a message)");
+            let message =
+                netlings_kit::panic_message(info).unwrap_or("(a panic without a message)");
             // Where the harness itself failed a test is of no interest to a
             // learner; where their code panicked is.
             match info.location() {
