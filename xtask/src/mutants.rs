@@ -351,6 +351,10 @@ fn run_tests(binary: &Path, dir: &Path, filter: Option<&str>) -> Result<Option<V
     if let Some(filter) = filter {
         command.arg(filter);
     }
+    // Its own process group, so that stopping it stops the servers its tests
+    // started too: a test binary killed mid-test never reaps its children.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command.spawn()?;
     let stdout = child.stdout.take().expect("piped");
     // Results arrive line by line on a thread; this one keeps the time.
@@ -387,9 +391,21 @@ fn run_tests(binary: &Path, dir: &Path, filter: Option<&str>) -> Result<Option<V
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break Some(Verdict::Hung),
         }
     };
+    stop(&mut child);
+    Ok(verdict)
+}
+
+/// Kills a test binary and everything it started (on Unix, its process group).
+fn stop(child: &mut std::process::Child) {
+    if cfg!(unix) {
+        let group = format!("-{}", child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+    }
     let _ = child.kill();
     let _ = child.wait();
-    Ok(verdict)
 }
 
 /// The test binary, run with a cap on its memory where the platform allows:
