@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A client for lesson 5's key-value server in a few lines of Python.
 
-Usage: python3 kv_client.py [HOST:PORT]      (default 127.0.0.1:7005)
+Usage: python3 kv_client.py [HOST:PORT]      (default 127.0.0.1:7005; IPv6: [::1]:7005)
 """
 import socket
 import struct
@@ -34,6 +34,7 @@ def read_response(sock):
 
 
 host, port = (sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:7005").rsplit(":", 1)
+host = host.strip("[]")  # "[::1]:7005" is IPv6's ::1, port 7005
 with socket.create_connection((host, int(port)), timeout=5) as sock:
     key = b"language"
     # Pipelining: four requests in one sendall, then the four answers.

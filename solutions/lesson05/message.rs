@@ -124,19 +124,14 @@ impl Request {
     }
 
     // ANCHOR: encode_body
-    /// Exercise 5.3: encode and decode bodies — book §5.3.
+    /// Exercise 5.3: encode and decode request bodies — book §5.3.
     ///
-    /// Return this request's body, laid out as in the table on [`Request`]:
-    /// GET and DELETE send the key as it is; SET sends the key's length as a
-    /// big-endian u16, then the key, then the value.
+    /// `encode_body`: this request's body, laid out as in the table on
+    /// [`Request`]: for GET and DELETE the key as it is; for SET the key's
+    /// length as a big-endian u16, then the key, then the value.
     ///
-    /// Refuse to encode what the server would refuse to decode: check the key
-    /// with [`check_key`] first and return its error.
-    ///
-    /// - `check_key(key)?` returns early with the error.
-    /// - `(key.len() as u16).to_be_bytes()` is safe once `check_key` has
-    ///   passed: `MAX_KEY` fits in a u16.
-    /// - `Vec::extend_from_slice` appends bytes to a `Vec<u8>`.
+    /// - Refuse to encode what the server would refuse to decode: a key that
+    ///   [`check_key`] refuses is that error (`EmptyKey` or `KeyTooLong`).
     pub fn encode_body(&self) -> Result<Vec<u8>, BodyError> {
         match self {
             Request::Get { key } | Request::Delete { key } => Ok(check_key(key)?.to_vec()),
@@ -154,21 +149,21 @@ impl Request {
     // ANCHOR_END: encode_body
 
     // ANCHOR: decode_body
-    /// Exercise 5.3 (the other half): turn the `body` of a message of `kind`
-    /// into a [`Request`], or say what is wrong with it.
+    /// Exercise 5.3: encode and decode request bodies — book §5.3.
     ///
-    /// - GET and DELETE: the whole body is the key; check it with
+    /// `decode`: the [`Request`] in the `body` of a message of `kind`, read
+    /// the way [`Request::encode_body`] writes it — or what is wrong with it:
+    ///
+    /// - GET and DELETE: the whole body is the key, checked with
     ///   [`check_key`].
-    /// - SET: the first 2 bytes are the key length `n` (big-endian u16), the
-    ///   next `n` bytes the key, and all the rest is the value (maybe empty).
-    ///   A body too short for its length field or its key is
-    ///   `BodyError::BadSetBody { body_len }`.
+    /// - SET: the key length `n` (2 bytes, big-endian), `n` bytes of key
+    ///   (checked with [`check_key`]), and all the rest is the value, maybe
+    ///   none. A body too short to hold its length field or its key is
+    ///   `BodyError::BadSetBody { body_len }`, with the body's length.
     /// - Any other kind: `BodyError::UnknownKind(kind)`.
     ///
-    /// `body` comes from a stranger: `&body[2..2 + n]` panics if `n` is larger
-    /// than the body. Use the methods that return an `Option` instead:
-    /// `body.split_first_chunk::<2>()` gives `Some((&[u8; 2], rest))`, and
-    /// `rest.split_at_checked(n)` gives `Some((key, value))` or `None`.
+    /// `body` comes from a stranger, and its key length may lie: whatever the
+    /// bytes, return an error rather than panic.
     pub fn decode(kind: u8, body: &[u8]) -> Result<Request, BodyError> {
         match kind {
             GET => Ok(Request::Get {

@@ -111,17 +111,13 @@ impl RawHeader {
     // ANCHOR: encode
     /// Exercise 5.1: encode and decode the header — book §5.1.
     ///
-    /// Return the 12 bytes of this header, in the order of the table at the
-    /// top of this file: `magic` (2 bytes), `version`, `kind`, `id` (4 bytes),
-    /// `body_len` (4 bytes). Write the fields exactly as they are — checking
-    /// them is exercise 5.2's job.
+    /// `encode`: the 12 bytes of this header, laid out as in the table at the
+    /// top of this file — each field at its offset, and the two numbers, `id`
+    /// and `body_len`, in network byte order (big-endian).
     ///
-    /// - Numbers cross the network in big-endian order, most significant byte
-    ///   first: `0x12345678u32.to_be_bytes()` is `[0x12, 0x34, 0x56, 0x78]`.
-    ///   That is Rust's `htonl`. (`to_le_bytes` and `to_ne_bytes` exist too;
-    ///   neither belongs on the wire.)
-    /// - Start from `let mut bytes = [0u8; HEADER_LEN];` and fill ranges with
-    ///   `bytes[4..8].copy_from_slice(&self.id.to_be_bytes())`.
+    /// - Write every field exactly as it is, even a wrong magic or version:
+    ///   judging them is exercise 5.2's job.
+    /// - [`RawHeader::decode`] reads these bytes back into an equal header.
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut bytes = [0u8; HEADER_LEN];
         bytes[0..2].copy_from_slice(&self.magic);
@@ -135,14 +131,13 @@ impl RawHeader {
     // ANCHOR_END: encode
 
     // ANCHOR: decode
-    /// Exercise 5.1 (the other half): read the five fields back out of
-    /// `bytes`, the inverse of [`RawHeader::encode`].
+    /// Exercise 5.1: encode and decode the header — book §5.1.
     ///
-    /// - `u32::from_be_bytes([a, b, c, d])` is Rust's `ntohl`: it turns four
-    ///   bytes in network order into a number, whatever this machine's order.
-    /// - `bytes` is an array of exactly [`HEADER_LEN`] bytes, so nothing can
-    ///   be missing and no check is needed. A pattern takes it apart without
-    ///   any indexing: `let [m0, m1, version, ..] = *bytes;`.
+    /// `decode`: the five fields of `bytes`, read the way
+    /// [`RawHeader::encode`] writes them — its inverse.
+    ///
+    /// - Any 12 bytes are *some* raw header: `decode` checks nothing, never
+    ///   fails and never panics. (Checking is exercise 5.2.)
     pub fn decode(bytes: &[u8; HEADER_LEN]) -> RawHeader {
         // An irrefutable pattern: the compiler knows there are exactly 12
         // bytes, so there is no index to get wrong and nothing that can panic.
@@ -160,20 +155,20 @@ impl RawHeader {
     // ANCHOR: validate
     /// Exercise 5.2: validate the header — book §5.2.
     ///
-    /// A peer can send any 12 bytes. Check them, in wire order, and return the
-    /// first problem as a [`HeaderError`]:
+    /// A peer can send any 12 bytes. Check the fields it sent, and return a
+    /// [`Header`] with the same kind, id and body length — or the first
+    /// problem, in the order of the fields on the wire:
     ///
-    /// 1. `magic` must be [`MAGIC`], else `HeaderError::BadMagic(magic)`;
-    /// 2. `version` must be [`VERSION`], else `UnsupportedVersion(version)`;
-    /// 3. `body_len` must be at most [`MAX_BODY`], else `BodyTooLarge(body_len)`.
+    /// 1. a `magic` other than [`MAGIC`]: `HeaderError::BadMagic(magic)`;
+    /// 2. a `version` other than [`VERSION`]:
+    ///    `HeaderError::UnsupportedVersion(version)`;
+    /// 3. a `body_len` over [`MAX_BODY`]: `HeaderError::BodyTooLarge(body_len)`.
+    ///    A body of exactly `MAX_BODY` bytes is allowed.
     ///
-    /// If all is well, return `Ok(Header { kind, id, body_len })`. The kind is
-    /// not checked here: an unknown kind still has a well-framed body that can
-    /// be skipped, so it is an application error, answered in exercise 5.4.
-    ///
-    /// - Magic first: if it is wrong, the other bytes mean nothing at all.
-    /// - Return early with `return Err(HeaderError::...)`; no panics, no
-    ///   `unwrap`: these bytes come from a stranger.
+    /// - Any kind passes: a message of an unknown kind still says where it
+    ///   ends, so it is answered as an application error (§5.4), not refused
+    ///   here.
+    /// - These bytes come from a stranger: return an error, never panic.
     pub fn validate(self) -> Result<Header, HeaderError> {
         // Wire order, magic first: with the wrong magic, "version 7" would be
         // a misleading thing to report — those bytes were never a version.

@@ -1,54 +1,92 @@
 //! `cargo run -p lesson05`: the whole lesson in one narrated run on loopback.
+//!
+//! It uses your exercises in order — the header (5.1), its validation (5.2),
+//! request bodies (5.3), then the server with your handler (5.4) — so an
+//! unfinished lesson stops at the first one.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 
 use crate::client::Client;
-use crate::message::{Request, Response};
+use crate::message::{GET, Request, Response, SET};
 use crate::server;
-use crate::wire::RawHeader;
+use crate::wire::{HEADER_LEN, MAGIC, RawHeader, VERSION};
 
-/// Shows byte order, then runs a server on a free port and talks to it:
-/// pipelined requests, then a client that does not speak the protocol.
+/// Takes a header apart and checks some strangers' bytes, then runs a server
+/// on a free port and talks to it: pipelined requests, then a client that
+/// does not speak the protocol.
 pub fn run() -> io::Result<()> {
-    println!("lesson 5 — binary protocols and byte order, narrated\n");
+    println!("lesson 5 — binary protocols, narrated\n");
 
-    let n: u32 = 0x1234_5678;
-    let native = if cfg!(target_endian = "big") {
-        "big"
-    } else {
-        "little"
-    };
-    println!("The number 0x{n:08x} as four bytes:");
-    println!(
-        "    big-endian (network order): {}   to_be_bytes",
-        hex(&n.to_be_bytes())
-    );
-    println!(
-        "    little-endian:              {}   to_le_bytes",
-        hex(&n.to_le_bytes())
-    );
-    println!(
-        "    this {native}-endian machine: {}   to_ne_bytes\n",
-        hex(&n.to_ne_bytes())
-    );
-
+    println!("1. A header to bytes and back, by your RawHeader::encode and decode (exercise 5.1)");
     let header = RawHeader {
-        magic: *b"NL",
-        version: 1,
-        kind: crate::message::GET,
-        id: n,
-        body_len: 5,
+        magic: MAGIC,
+        version: VERSION,
+        kind: GET,
+        id: 0x1234_5678,
+        body_len: 4,
     };
-    println!("A header: GET, request id 0x{n:08x}, a body of 5 bytes:");
-    println!("    {}", hex(&header.encode()));
-    println!("    NL    v  k  request id  body length   (v: version, k: kind)\n");
+    let bytes = header.encode();
+    println!("    GET, request id 0x12345678, a body of 4 bytes, encoded:");
+    println!("    {}", hex(&bytes));
+    println!("    NL    v  k  request id  body length   (v: version, k: kind)");
+    let back = RawHeader::decode(&bytes);
+    println!(
+        "    decoded: id 0x{:08x}, body length {}",
+        back.id, back.body_len
+    );
+    if back != header {
+        return Err(io::Error::other(format!(
+            "decode(encode(h)) gave {back:?}, not {header:?}"
+        )));
+    }
 
+    println!("\n2. Twelve bytes from a stranger, judged by your validate (exercise 5.2)");
+    let mut little_endian = bytes;
+    little_endian[8..12].copy_from_slice(&4u32.to_le_bytes());
+    let strangers: [(&[u8; HEADER_LEN], &str); 3] = [
+        (&bytes, "the header above"),
+        (b"GET / HTTP/1", "a web browser"),
+        (&little_endian, "a length of 4, sent little-endian"),
+    ];
+    for (bytes, who) in strangers {
+        let verdict = match RawHeader::decode(bytes).validate() {
+            Ok(header) => format!(
+                "a header: kind 0x{:02x}, id 0x{:08x}, {} bytes of body",
+                header.kind(),
+                header.id(),
+                header.body_len()
+            ),
+            Err(e) => e.to_string(),
+        };
+        println!("    {}  ({who})\n      -> {verdict}", hex(bytes));
+    }
+
+    println!("\n3. Request bodies, by your Request::encode_body and decode (exercise 5.3)");
+    let set = Request::Set {
+        key: b"lang".to_vec(),
+        value: b"Rust".to_vec(),
+    };
+    let body = set
+        .encode_body()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    println!("    {} -> {}", describe(&set), hex(&body));
+    let liar = [0x00, 0x09, b'a'];
+    let verdict = match Request::decode(SET, &liar) {
+        Ok(request) => describe(&request),
+        Err(e) => e.to_string(),
+    };
+    println!(
+        "    a SET body {} that claims a 9-byte key\n      -> {verdict}",
+        hex(&liar)
+    );
+
+    println!("\n4. The server, with your handle_connection (exercise 5.4)");
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     println!("[server] listening on {addr}, one client at a time (its log goes to stderr)");
-    thread::spawn(move || server::serve(listener));
+    thread::spawn(move || server::serve(listener, server::IDLE_TIMEOUT));
 
     let mut client = Client::new(TcpStream::connect(addr)?)?;
     let requests = [
@@ -105,27 +143,26 @@ pub fn run() -> io::Result<()> {
         show(&response)
     );
 
-    if response == Response::NotFound {
-        // The same build as this demo: with `--features solution`, the reference
-        // solutions, so that copying these commands does not stop at a todo!().
-        let features = if cfg!(feature = "solution") {
-            " --features solution"
-        } else {
-            ""
-        };
-        let run = format!("cargo run -p lesson05{features} --");
-        println!("\nThe server survived the stranger and remembers the DELETE. Try it yourself:");
-        netlings_kit::print_commands(&[
-            (format!("{run} server"), "one terminal"),
-            (format!("{run} client 127.0.0.1:7005 set k v"), "another"),
-            ("python3 lessons/lesson05/kv_client.py".into(), "or Python"),
-        ]);
-        Ok(())
-    } else {
-        Err(io::Error::other(format!(
+    if response != Response::NotFound {
+        return Err(io::Error::other(format!(
             "expected NOT_FOUND, got {response:?}"
-        )))
+        )));
     }
+    // The same build as this demo: with `--features solution`, the reference
+    // solutions, so that copying these commands does not stop at a todo!().
+    let features = if cfg!(feature = "solution") {
+        " --features solution"
+    } else {
+        ""
+    };
+    let run = format!("cargo run -p lesson05{features} --");
+    println!("\nThe server survived the stranger and remembers the DELETE. Try it yourself:");
+    netlings_kit::print_commands(&[
+        (format!("{run} server"), "one terminal"),
+        (format!("{run} client 127.0.0.1:7005 set k v"), "another"),
+        ("python3 lessons/lesson05/kv_client.py".into(), "or Python"),
+    ]);
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {

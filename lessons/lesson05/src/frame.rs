@@ -21,7 +21,11 @@ pub enum FrameError {
         expected: usize,
         received: usize,
     },
-    /// The connection itself failed: reset, timed out, ...
+    /// A read waited longer than the stream's read timeout: the peer sent
+    /// nothing for that long (the server's idle timeout).
+    Idle,
+    /// The connection itself failed: a reset, or a reply the peer did not
+    /// take in time (a write that ran out of time), ...
     Io(io::Error),
 }
 
@@ -38,17 +42,7 @@ impl fmt::Display for FrameError {
                 "truncated {part}: the peer closed the connection after {received} \
                  of its {expected} bytes"
             ),
-            // With a read timeout set, an idle peer shows up as WouldBlock
-            // (Unix) or TimedOut (Windows); "resource temporarily unavailable"
-            // would only confuse.
-            FrameError::Io(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                write!(f, "the peer sent nothing for too long (read timed out)")
-            }
+            FrameError::Idle => write!(f, "the peer sent nothing for too long (read timed out)"),
             FrameError::Io(e) => e.fmt(f),
         }
     }
@@ -59,7 +53,7 @@ impl std::error::Error for FrameError {
         match self {
             FrameError::Header(e) => Some(e),
             FrameError::Io(e) => Some(e),
-            FrameError::Truncated { .. } => None,
+            FrameError::Truncated { .. } | FrameError::Idle => None,
         }
     }
 }
@@ -83,6 +77,7 @@ impl From<FrameError> for io::Error {
     fn from(e: FrameError) -> Self {
         match e {
             FrameError::Io(e) => e,
+            FrameError::Idle => io::Error::new(io::ErrorKind::TimedOut, FrameError::Idle),
             other => io::Error::new(io::ErrorKind::InvalidData, other),
         }
     }
@@ -122,15 +117,26 @@ pub fn read_message(reader: &mut impl Read) -> Result<Option<(Header, Vec<u8>)>,
 }
 
 /// Like `read_exact`, but at end of stream it says how many bytes arrived,
-/// so that a log can tell "closed between messages" from "closed mid-message".
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+/// so that a log can tell "closed between messages" from "closed mid-message";
+/// and a read timeout is [`FrameError::Idle`], so that a log can tell a
+/// silent peer from one that does not read (a write timeout).
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> Result<usize, FrameError> {
     let mut filled = 0;
     while filled < buf.len() {
         match reader.read(&mut buf[filled..]) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            // An expired read timeout: WouldBlock on Unix, TimedOut on Windows.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(FrameError::Idle);
+            }
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(filled)

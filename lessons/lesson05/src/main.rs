@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -25,6 +26,10 @@ enum Command {
         /// Address to listen on; port 0 lets the OS pick a free port.
         #[arg(default_value = DEFAULT_ADDR)]
         addr: String,
+        /// Milliseconds a client may stay silent, or leave answers untaken, before it is sent away.
+        #[arg(long, default_value_t = server::IDLE_TIMEOUT.as_millis() as u64,
+              value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+        idle_ms: u64,
     },
     /// Send one request to a server and print its answer.
     Client {
@@ -52,11 +57,14 @@ fn main() -> std::process::ExitCode {
 fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         None => demo::run().context("the demo failed")?,
-        Some(Command::Server { addr }) => {
+        Some(Command::Server { addr, idle_ms }) => {
+            // ANCHOR: server
             let listener =
                 TcpListener::bind(&addr).with_context(|| format!("could not bind {addr}"))?;
             netlings_kit::announce_listening(listener.local_addr()?);
-            server::serve(listener).context("the server stopped")?;
+            server::serve(listener, Duration::from_millis(idle_ms))
+                .context("the server stopped")?;
+            // ANCHOR_END: server
         }
         Some(Command::Client { addr, request }) => {
             let (key, request) = match request {
