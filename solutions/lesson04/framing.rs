@@ -28,17 +28,18 @@ pub const DEFAULT_MAX_FRAME_LEN: usize = 8 * 1024 * 1024;
 /// Write `payload` to `w` as one frame: its length as a 4-byte big-endian
 /// (network byte order) unsigned integer, then the payload itself.
 ///
-/// - `u32::try_from(payload.len())` gives the length as a `u32`, or an error
-///   for a payload of 4 GiB or more, which a 4-byte prefix cannot describe.
-///   Return that as an `io::Error` of kind `io::ErrorKind::InvalidInput`
-///   (`io::Error::new(kind, "a message")`).
-/// - `len.to_be_bytes()` gives the four bytes, most significant first; `be`
-///   is "big-endian", the byte order of Python's `struct.pack('!I', n)`.
-/// - Hand the kernel the whole frame in **one** `w.write_all(..)`: build it in
-///   a `Vec<u8>` first (`Vec::with_capacity`, `extend_from_slice`). Two small
-///   writes in a row (header, then payload) can make TCP wait for an
-///   acknowledgement before it sends the second one (Nagle's algorithm, §4.1).
+/// - Every byte of the frame reaches `w`, even when `w` takes only a few
+///   bytes per `write` call (a socket does that when its buffer is nearly
+///   full).
+/// - The header and the payload go to `w` together, in one piece: a writer
+///   that takes everything it is offered sees a single `write` call. Two
+///   small writes in a row can make TCP hold the second one back (§4.1).
+/// - A payload of 4 GiB or more does not fit a 4-byte length: return an
+///   error of kind `io::ErrorKind::InvalidInput` and write nothing.
+/// - An error from `w` is returned.
 pub fn write_frame<W: Write>(w: &mut W, payload: &[u8]) -> io::Result<()> {
+    // `as u32` would silently cut off the high bits of a huge length, and the
+    // peer would read a wrong frame; try_from refuses instead.
     let len = u32::try_from(payload.len()).map_err(|_| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -138,27 +139,54 @@ impl Decoder {
 // ANCHOR_END: decoder
 
 impl Decoder {
+    // ANCHOR: frame_len
+    /// Exercise 4.2: a length you can trust — book §4.2.
+    ///
+    /// Return the payload length that `header` declares — a big-endian `u32`,
+    /// as [`write_frame`] writes it — if it is at most
+    /// [`max_frame_len`](Decoder::max_frame_len) bytes.
+    ///
+    /// - A payload of exactly the limit is allowed; one byte more is not.
+    /// - A longer one is an error of kind `io::ErrorKind::InvalidData` whose
+    ///   message gives the declared length and the limit, in decimal: the
+    ///   person reading the server's log wants both.
+    /// - `header` comes from the peer: it can be anything, up to `ff ff ff ff`
+    ///   (4 GiB − 1 bytes).
+    pub fn frame_len(&self, header: [u8; HEADER_LEN]) -> io::Result<usize> {
+        let len = u32::from_be_bytes(header);
+        match usize::try_from(len) {
+            Ok(len) if len <= self.max_frame_len => Ok(len),
+            // Too long (or, on a 16-bit machine, not even addressable).
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "frame of {len} bytes is longer than the limit of {} bytes",
+                    self.max_frame_len
+                ),
+            )),
+        }
+    }
+    // ANCHOR_END: frame_len
+
     // ANCHOR: next_frame
-    /// Exercise 4.2: an incremental decoder — book §4.2.
+    /// Exercise 4.3: an incremental decoder — book §4.3.
     ///
-    /// Return the payload of the first complete frame among the unread bytes
-    /// (`self.buf[self.start..]`) and move `self.start` past that frame. If
-    /// there is no complete frame yet — the header or the payload has only
-    /// partly arrived — return `Ok(None)` and keep those bytes for the next
-    /// call: the next [`push`](Decoder::push) may complete them.
+    /// Take the first complete frame out of the unread bytes
+    /// (`self.buf[self.start..]`) and return its payload. When no frame is
+    /// complete yet — the header or the payload has only partly arrived —
+    /// return `Ok(None)` and keep every byte: the next
+    /// [`push`](Decoder::push) may complete the frame.
     ///
-    /// - `unread.first_chunk::<HEADER_LEN>()` gives `Some(&[u8; 4])` once the
-    ///   four header bytes are there.
-    /// - `u32::from_be_bytes(header)` turns them into the payload length —
-    ///   and once you have written exercise 4.3, `self.frame_len(header)?`
-    ///   does that *and* refuses a length over the limit. Check the length as
-    ///   soon as you have the header, not after the payload arrived.
-    /// - `slice.get(a..b)` is `None` when the slice is too short: no panic.
-    /// - Do not remove the frame from `self.buf` (`drain` moves everything
-    ///   after it, once per frame: quadratic). Advancing `self.start` is
-    ///   enough; `push` reclaims the space.
-    /// - The payload you return borrows the decoder: use it (or copy it with
-    ///   `.to_vec()`) before the next call.
+    /// - The payload length is [`frame_len`](Decoder::frame_len)'s (exercise
+    ///   4.2). A length over the limit is its error, returned as soon as the
+    ///   four header bytes are there: not after waiting for a payload that
+    ///   may never come, and with no room reserved for it.
+    /// - Take out one frame per call; what follows it stays unread.
+    /// - Taking a frame out moves `self.start` past it, and nothing else: the
+    ///   cost of a call must not grow with what is buffered behind the frame
+    ///   (a whole stream decodes in linear time). `push` reclaims the space.
+    /// - A payload of length 0 is a frame like any other.
+    /// - The payload borrows the decoder until you call it again.
     pub fn next_frame(&mut self) -> io::Result<Option<&[u8]>> {
         let unread = &self.buf[self.start..];
         // Not even a whole header yet: wait for more bytes.
@@ -176,35 +204,4 @@ impl Decoder {
         Ok(Some(payload))
     }
     // ANCHOR_END: next_frame
-
-    // ANCHOR: frame_len
-    /// Exercise 4.3: a maximum frame length — book §4.3.
-    ///
-    /// Return the payload length that `header` declares (a big-endian `u32`)
-    /// if it is at most `self.max_frame_len` bytes. Otherwise return an
-    /// `io::Error` of kind `io::ErrorKind::InvalidData` whose message gives
-    /// the declared length and the limit. Then use this in
-    /// [`next_frame`](Decoder::next_frame) instead of `u32::from_be_bytes`.
-    ///
-    /// - A peer can declare any length up to 4 GiB − 1 (`0xFFFFFFFF`). If the
-    ///   decoder believed it, one 4-byte message would make it wait for, and
-    ///   buffer, four gigabytes. Refuse it here, before anything is
-    ///   allocated; the connection is then out of sync, so the caller closes it.
-    /// - A payload of exactly `max_frame_len` bytes is allowed.
-    /// - `usize::try_from(len)` converts without assuming `usize` is 64 bits.
-    pub fn frame_len(&self, header: [u8; HEADER_LEN]) -> io::Result<usize> {
-        let len = u32::from_be_bytes(header);
-        match usize::try_from(len) {
-            Ok(len) if len <= self.max_frame_len => Ok(len),
-            // Too long (or, on a 16-bit machine, not even addressable).
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "frame of {len} bytes is longer than the limit of {} bytes",
-                    self.max_frame_len
-                ),
-            )),
-        }
-    }
-    // ANCHOR_END: frame_len
 }

@@ -1,11 +1,17 @@
 //! `cargo run -p lesson04`: sticky packets happen on loopback, then frames cure them.
+//!
+//! It uses your exercises in order — `write_frame` (4.1), the `Decoder`
+//! (4.2 and 4.3), the `LineDecoder` (4.4), then `echo_frames` (4.5) — so an
+//! unfinished lesson stops at the first one.
 
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::framing::{Decoder, write_frame};
+use crate::framing::{DEFAULT_MAX_FRAME_LEN, Decoder, write_frame};
+use crate::lines::{LineDecoder, escape, unescape};
+use crate::server::echo_frames;
 
 const MESSAGES: [&str; 5] = ["apple", "banana", "cherry", "date", "elderberry"];
 const BIG: usize = 4 * 1024 * 1024;
@@ -30,6 +36,12 @@ pub fn run() -> io::Result<()> {
         "\nPart 2 — the same messages as frames: a 4-byte big-endian length, then the payload\n"
     );
     framed(&writer, &reader, &big)?;
+
+    println!("\nPart 3 — the same messages as lines: each one ends with \\n\n");
+    lines(&writer, &reader)?;
+
+    println!("\nPart 4 — a framed echo server: your echo_frames on one connection\n");
+    echo_server()?;
 
     println!("\nEvery message came back exactly as it was sent, however TCP cut the stream.");
     // The same build as this demo: with `--features solution`, the reference
@@ -125,14 +137,7 @@ fn split_write(writer: &TcpStream, reader: &TcpStream, big: &[u8]) -> io::Result
 fn framed(writer: &TcpStream, reader: &TcpStream, big: &[u8]) -> io::Result<()> {
     let mut apple = Vec::new();
     write_frame(&mut apple, b"apple")?;
-    println!(
-        "[writer] \"apple\" as a frame is {}",
-        apple
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    println!("[writer] \"apple\" as a frame is {}", hex(&apple));
     println!("         (byte for byte what Python's struct.pack('!I', 5) + b'apple' gives)");
     println!(
         "[writer] {} writes of small frames, then one write of a {}-byte frame",
@@ -200,6 +205,83 @@ fn framed(writer: &TcpStream, reader: &TcpStream, big: &[u8]) -> io::Result<()> 
     Ok(())
 }
 
+/// The same small messages with a `\n` after each, through a line decoder;
+/// then a binary message, which needs escaping.
+fn lines(writer: &TcpStream, reader: &TcpStream) -> io::Result<()> {
+    let binary = [0x00, b'\n', 0xff];
+    let mut sent: Vec<Vec<u8>> = MESSAGES.iter().map(|m| m.as_bytes().to_vec()).collect();
+    sent.push(escape(&binary));
+    let stream: Vec<u8> = sent.iter().flat_map(|m| [&m[..], b"\n"].concat()).collect();
+    (&*writer).write_all(&stream)?;
+    println!(
+        "[writer] one write of {} bytes: the five messages and the escaped bytes 00 0a ff, \
+         each followed by \\n",
+        stream.len()
+    );
+    wait_until_queued(reader, stream.len())?;
+    let mut decoder = LineDecoder::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    while lines.len() < sent.len() {
+        let n = read_some(reader, &mut buf)?;
+        decoder.push(&buf[..n]);
+        while let Some(line) = decoder.next_line()? {
+            lines.push(line.to_vec());
+        }
+    }
+    println!(
+        "[reader] the line decoder took out {} lines: {}",
+        lines.len(),
+        describe(&lines[..MESSAGES.len()])
+    );
+    let restored = unescape(&lines[MESSAGES.len()])?;
+    println!(
+        "         and {}, which unescapes to {}",
+        hex(&lines[MESSAGES.len()]),
+        hex(&restored)
+    );
+    if lines[..MESSAGES.len()] != sent[..MESSAGES.len()] || restored != binary {
+        return Err(io::Error::other("the lines differ from the messages sent"));
+    }
+    Ok(())
+}
+
+/// `echo_frames` serving one connection on a thread, and a client that sends
+/// three frames in one write.
+fn echo_server() -> io::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let server = thread::spawn(move || -> io::Result<u64> {
+        let (stream, _) = listener.accept()?;
+        echo_frames(&stream, &stream, DEFAULT_MAX_FRAME_LEN)
+    });
+    let mut client = TcpStream::connect(addr)?;
+    let mut frames = Vec::new();
+    for message in &MESSAGES[..3] {
+        write_frame(&mut frames, message.as_bytes())?;
+    }
+    client.write_all(&frames)?;
+    println!(
+        "[client] sent 3 frames in one write ({} bytes): {}",
+        frames.len(),
+        MESSAGES[..3]
+            .iter()
+            .map(|m| format!("{m:?}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let mut echoed = vec![0u8; frames.len()];
+    client.read_exact(&mut echoed)?;
+    println!("[client] read the same {} bytes back", echoed.len());
+    client.shutdown(Shutdown::Write)?;
+    let count = server.join().expect("the server thread panicked")?;
+    println!("[server] echo_frames returned Ok({count}) when the client half-closed");
+    if echoed != frames || count != 3 {
+        return Err(io::Error::other("the echo differs from what was sent"));
+    }
+    Ok(())
+}
+
 /// Waits until at least `n` bytes have arrived on `stream`, without taking them.
 fn wait_until_queued(stream: &TcpStream, n: usize) -> io::Result<()> {
     let mut buf = vec![0u8; n];
@@ -228,6 +310,12 @@ fn read_some(mut stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Bytes in hex, as `xxd` shows them: `00 0a ff`.
+fn hex(bytes: &[u8]) -> String {
+    let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    hex.join(" ")
 }
 
 fn sizes(reads: &[usize]) -> String {

@@ -6,19 +6,6 @@
 //! prefix frames), `lines.rs` (4.4: delimiter frames) and `server.rs` (4.5: a
 //! framed echo server). Book: chapter 4, "Sticky packets".
 
-// While an exercise still says `todo!()`, its parameters and imports look unused.
-// Those warnings are noise in your copy; the reference solutions are checked strictly.
-#![cfg_attr(
-    not(feature = "solution"),
-    allow(
-        unused_variables,
-        unused_imports,
-        unused_mut,
-        unreachable_code,
-        dead_code
-    )
-)]
-
 pub mod client;
 pub mod demo;
 #[cfg_attr(feature = "solution", path = "../../../solutions/lesson04/framing.rs")]

@@ -47,6 +47,11 @@ impl LineDecoder {
         }
     }
 
+    /// The longest line this decoder accepts, not counting the `\n`.
+    pub fn max_line_len(&self) -> usize {
+        self.max_line_len
+    }
+
     /// How many bytes arrived that are not yet part of a line taken out.
     pub fn buffered(&self) -> usize {
         self.buf.len() - self.start
@@ -62,6 +67,12 @@ impl LineDecoder {
     pub fn push(&mut self, bytes: &[u8]) {
         // Same bookkeeping as Decoder::push. `searched` counts from `start`,
         // so moving the unread bytes to the front does not change it.
+        debug_assert!(
+            self.searched <= self.buffered(),
+            "LineDecoder: `searched` ({}) counts unread bytes, but only {} are unread",
+            self.searched,
+            self.buffered()
+        );
         if self.start > 0 && self.start >= self.buf.len() - self.start {
             self.buf.drain(..self.start);
             self.start = 0;
@@ -75,20 +86,23 @@ impl LineDecoder {
     // ANCHOR: next_line
     /// Exercise 4.4: delimiter framing — book §4.4.
     ///
-    /// Return the first complete line among the unread bytes
-    /// (`self.buf[self.start..]`), without its `\n`, and move `self.start`
-    /// past the `\n`. If no `\n` has arrived yet, return `Ok(None)` and keep
-    /// the bytes. A line of more than `self.max_line_len` bytes (not counting
-    /// the `\n`) is an `io::ErrorKind::InvalidData` error — as soon as you can
-    /// tell, which is often *before* its `\n` arrives: do not let a peer that
-    /// never sends a `\n` fill your memory.
+    /// Take the first complete line out of the unread bytes
+    /// (`self.buf[self.start..]`) and return it without its `\n`. When no
+    /// `\n` has arrived yet, return `Ok(None)` and keep every byte.
     ///
-    /// - `bytes.iter().position(|&b| b == b'\n')` finds the first `\n`.
-    /// - Search only the bytes you have not searched before
-    ///   (`unread[self.searched..]`), and update `self.searched`: a long line
-    ///   arriving in small pieces would otherwise be searched from its start
-    ///   again after every piece (quadratic). Reset it to 0 after a line.
+    /// - A line may hold at most `self.max_line_len` bytes, not counting the
+    ///   `\n`. A longer one is an error of kind `io::ErrorKind::InvalidData`
+    ///   whose message gives the limit — as soon as you can tell, which is
+    ///   often *before* its `\n` arrives: a peer that never sends one must
+    ///   not fill your memory.
+    /// - Take out one line per call; what follows it stays unread. An empty
+    ///   line is a line.
     /// - A `\r` before the `\n` stays part of the line: the caller decides.
+    /// - Look at each byte once: a long line that arrives in small pieces
+    ///   must not be searched from its start again after every piece
+    ///   (`self.searched` is there to remember how far you got). Taking a
+    ///   line out moves `self.start` past its `\n`, as in
+    ///   [`Decoder::next_frame`](crate::framing::Decoder::next_frame).
     pub fn next_line(&mut self) -> io::Result<Option<&[u8]>> {
         todo!("exercise 4.4: delimiter framing — book §4.4")
     }

@@ -2,10 +2,11 @@
 
 use std::io;
 use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use lesson04::framing::DEFAULT_MAX_FRAME_LEN;
+use lesson04::server::{DEFAULT_LIMITS, Limits};
 use lesson04::{DEFAULT_ADDR, client, demo, server};
 
 /// Lesson 4 — length-prefixed frames over TCP. With no command, a narrated demo.
@@ -25,8 +26,16 @@ enum Command {
         #[arg(default_value = DEFAULT_ADDR)]
         addr: String,
         /// Close any connection that announces a longer payload, in bytes.
-        #[arg(long, default_value_t = DEFAULT_MAX_FRAME_LEN)]
+        #[arg(long, default_value_t = DEFAULT_LIMITS.max_frame_len)]
         max_frame_len: usize,
+        /// Serve at most this many clients at once; close any more at once.
+        #[arg(long, default_value_t = DEFAULT_LIMITS.max_connections as u64,
+              value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        max_connections: u64,
+        /// Milliseconds a client may stay silent, or leave echoes unread, before it is sent away.
+        #[arg(long, default_value_t = DEFAULT_LIMITS.idle.as_millis() as u64,
+              value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+        idle_ms: u64,
     },
     /// Send each line of standard input as a frame; print each reply frame as a line.
     Client {
@@ -45,11 +54,20 @@ fn run() -> anyhow::Result<()> {
         Some(Command::Server {
             addr,
             max_frame_len,
+            max_connections,
+            idle_ms,
         }) => {
+            // ANCHOR: server
             let listener =
                 TcpListener::bind(&addr).with_context(|| format!("could not bind {addr}"))?;
             netlings_kit::announce_listening(listener.local_addr()?);
-            server::serve(listener, max_frame_len).context("the server stopped")?;
+            let limits = Limits {
+                max_frame_len,
+                max_connections: max_connections as usize,
+                idle: Duration::from_millis(idle_ms),
+            };
+            server::serve(listener, limits).context("the server stopped")?;
+            // ANCHOR_END: server
         }
         Some(Command::Client { addr }) => {
             let stream = TcpStream::connect(&addr)
