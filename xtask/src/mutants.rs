@@ -384,8 +384,16 @@ fn run_tests(binary: &Path, dir: &Path, filter: Option<&str>) -> Result<Option<V
                     break Some(Verdict::Caught(name.to_string()));
                 }
             }
-            // The binary has finished: every test it ran passed.
+            // The binary has finished without a FAILED line: every test it
+            // ran passed — unless the binary itself crashed (an abort, a stack
+            // overflow), which fails the tests as surely.
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                let status = child.wait()?;
+                if !status.success() {
+                    break Some(Verdict::Caught(format!(
+                        "a crash of the test binary ({status})"
+                    )));
+                }
                 break ran.then_some(Verdict::Survived);
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break Some(Verdict::Hung),
