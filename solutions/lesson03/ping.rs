@@ -11,20 +11,19 @@ use crate::wire::{self, Clock, PROBE_LEN, Probe, count};
 // ANCHOR: connect
 /// Exercise 3.2: a connected UDP socket — book §3.2.
 ///
-/// Make a UDP socket for talking to `server`, and to nobody else.
+/// Return a UDP socket for talking to `server`, and to nobody else: bound to
+/// the unspecified address of `server`'s family (`0.0.0.0` for an IPv4
+/// server, `::` for an IPv6 one) and port 0, then connected to `server`.
 ///
-/// - `UdpSocket::bind(addr)` with port 0 gives the socket a free port. Bind
-///   the same address family as `server` — the unspecified address
-///   `Ipv4Addr::UNSPECIFIED` (0.0.0.0) or `Ipv6Addr::UNSPECIFIED` (::), port 0;
-///   `server.is_ipv4()` tells which. An IPv4 socket cannot reach an IPv6 address.
-/// - `socket.connect(server)` sends nothing — UDP has no handshake. It records
-///   the peer: from then on `send` and `recv` need no address, and the kernel
-///   discards datagrams from anyone else.
-/// - It also lets the kernel tell you when nothing is listening. The ICMP "port
-///   unreachable" that comes back then becomes an error of kind
-///   `ConnectionRefused` on your next `recv` (or `send`); [`run`] turns it into
-///   "nothing is listening on ADDR". An unconnected socket never hears of it
-///   and would wait for every timeout.
+/// - Its `peer_addr()` is `server`: `send` and `recv` need no address, and
+///   the kernel discards datagrams from anyone else.
+/// - Connecting sends nothing: UDP has no handshake.
+/// - Because it is connected, the ICMP "port unreachable" that a host sends
+///   back when nothing listens on `server`'s port reaches the socket, as an
+///   error on a later receive: `ConnectionRefused` on Linux and macOS,
+///   `ConnectionReset` on Windows. ([`run`] turns it into "nothing is
+///   listening on ADDR".)
+/// - A failure to bind or to connect is returned.
 pub fn connect(server: SocketAddr) -> io::Result<UdpSocket> {
     // Port 0: any free port. The unspecified address lets the kernel pick the
     // source address from its routes when we connect.
@@ -59,35 +58,29 @@ pub struct Outcome {
 // ANCHOR: probe_fn
 /// Exercise 3.3: one probe, with a timeout and retransmissions — book §3.3.
 ///
-/// Send probe number `seq` on `socket` (connected: see [`connect`]) and wait
-/// up to `timeout` for its reply. If none comes, send it again — at most
-/// `retries` more times — and wait again. Return an [`Outcome`] that says how
-/// many datagrams you sent, the round-trip time if a reply came, and how many
-/// datagrams you ignored.
+/// Send probe number `seq` on `socket` (connected to the server, as by
+/// [`connect`]) and wait up to `timeout` for its reply; while none comes,
+/// send it again, at most `retries` more times. Return the [`Outcome`].
 ///
-/// - Each try: `Probe { seq, sent_us: clock.now_us() }.encode()`, then
-///   `socket.send(&bytes)`. A retransmission is a new datagram with the *same*
-///   `seq` and a new send time.
-/// - The round-trip time is `clock.since(reply.sent_us)`: the reply carries
-///   the send time of the copy it answers, so you need not remember which copy
-///   that was.
-/// - Receive with `socket.recv(&mut buf)` into a buffer one byte larger than
-///   [`PROBE_LEN`]: a datagram longer than `PROBE_LEN` then shows up as
-///   `n > PROBE_LEN` instead of being silently cut to a plausible 12 bytes.
-///   `Probe::decode(&buf[..n])` returns `None` for anything that is not 12 bytes.
-/// - Accept only a reply whose `seq` is the one you are waiting for. Anything
-///   else — garbage, a late reply or a duplicate of an earlier probe's reply —
-///   is counted in `ignored`, and you keep waiting.
-/// - Wait with `socket.set_read_timeout(Some(time_left))` before each `recv`,
-///   where `time_left` is what remains of this try's `timeout` — not a fresh
-///   `timeout` each time, or a trickle of garbage would make you wait forever.
-///   `Some(Duration::ZERO)` is an error: when no time is left, stop waiting.
-/// - `recv` fails when the time is up: [`wire::timed_out`] recognises that
-///   error (its kind differs between Unix and Windows). Time up means: retransmit,
-///   or give up after the last try.
-/// - [`wire::truncated`] errors (Windows' way of saying "too long") and
-///   `Interrupted` are ignored like garbage; any other error — above all
-///   `ConnectionRefused`, see §3.2 — ends the probe: return it.
+/// - Each copy is `Probe { seq, sent_us: clock.now_us() }`, encoded: the same
+///   `seq` every time, and the time of that very send.
+/// - The reply is a datagram of exactly [`PROBE_LEN`] bytes that decodes to
+///   a probe with this `seq` — the reply to any of its copies. Its round-trip
+///   time is `clock.since(reply.sent_us)`: the reply carries the send time of
+///   the copy it answers.
+/// - Anything else that arrives counts in `ignored`, and the wait goes on:
+///   garbage, datagrams of another size (a longer one too: Linux and macOS
+///   cut a datagram to your buffer without a word), replies with another
+///   `seq` (late or duplicated replies to earlier probes).
+/// - The wait for each copy ends `timeout` after that copy was sent, however
+///   many datagrams arrive meanwhile: a trickle of junk must not postpone a
+///   retransmission. `wire::timed_out` recognises a receive whose time ran
+///   out.
+/// - A receive that fails on Windows because the datagram was too long for
+///   the buffer (`wire::truncated`) is ignored like junk; an `Interrupted`
+///   one is retried. Any other error ends the probe: return it — above all
+///   the refusal of §3.2, which no retransmission can cure.
+/// - No reply after the last copy: return the outcome with `rtt: None`.
 pub fn probe(
     socket: &UdpSocket,
     clock: &Clock,
@@ -170,13 +163,12 @@ impl Stats {
     ///
     /// - Every outcome is one more probe; its `sent` and `ignored` add to the
     ///   totals of the same name.
-    /// - Only an outcome with a round-trip time counts as `received`, once.
-    ///   A reply that came twice is still one reply; [`probe`] has already set
-    ///   the second copy aside as `ignored`. Counting it again would report
-    ///   "11 received" for 10 probes, and a negative loss.
-    /// - Its round-trip time updates `rtt_min` and `rtt_max` (`None` means
-    ///   "no reply yet", so the first time is both), and adds to `rtt_total`,
-    ///   from which [`Stats::rtt_avg`] computes the average.
+    /// - An outcome with a round-trip time is one more probe `received` —
+    ///   one, however many datagrams it took. An outcome without one adds no
+    ///   more: all its datagrams were lost.
+    /// - Its round-trip time adds to `rtt_total` and updates `rtt_min` and
+    ///   `rtt_max`. Until the first reply they are `None`; the first time is
+    ///   both the minimum and the maximum.
     pub fn add(&mut self, outcome: &Outcome) {
         self.probes += 1;
         self.sent += outcome.sent;

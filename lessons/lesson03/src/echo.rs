@@ -4,8 +4,6 @@
 use std::io;
 use std::net::UdpSocket;
 
-use crate::wire::count;
-
 /// The server's receive buffer: 64 KiB, more than any UDP payload (65,507
 /// bytes over IPv4, 65,527 over IPv6), so no datagram is ever cut short.
 pub const BUF_SIZE: usize = 64 * 1024;
@@ -53,25 +51,25 @@ impl Dropper {
 // ANCHOR: serve
 /// Exercise 3.1: the echo server — book §3.1.
 ///
-/// Forever: receive one datagram on `socket` into a buffer of [`BUF_SIZE`]
-/// bytes and send exactly those bytes back to the address it came from —
-/// unless `dropper.should_drop()` says to lose it. Call `should_drop` once for
-/// every datagram you receive, so that a seed always drops the same ones.
+/// Forever: receive the next datagram on `socket` and send exactly its bytes
+/// back, as one datagram, to the address it came from — unless
+/// `dropper.should_drop()` says to lose it (simulated loss).
 ///
-/// - `socket.recv_from(&mut buf)` waits for a datagram and returns
-///   `Ok((n, peer))`: the datagram is `buf[..n]`, its sender is `peer`. One
-///   call, one whole datagram: never half of one, never two glued together.
-/// - `n == 0` is an empty datagram, a perfectly good message — not "end of
-///   stream" as in TCP. UDP has no connection, so it has no end. Echo it.
-/// - `socket.send_to(&buf[..n], peer)` sends one datagram back.
-/// - Log each datagram to stderr with `eprintln!`, e.g.
-///   `127.0.0.1:50000: echoed 12 bytes` or `...: dropped 12 bytes (simulated loss)`;
-///   `count(n, "byte", "bytes")`, given in `wire.rs`, says "1 byte" or "12 bytes".
-/// - Errors concern one datagram or one peer, never the server: on Windows, a
-///   peer that went away makes the *next* `recv_from` fail with
-///   `ConnectionReset`. Log every error and carry on: a `?` here would let
-///   any client stop the server for everyone. `serve` never returns.
+/// - Every datagram UDP can carry comes back whole: up to 65,507 bytes over
+///   IPv4, 65,527 over IPv6. [`BUF_SIZE`] holds either.
+/// - An empty datagram is a datagram like any other: echo it. UDP has no
+///   connection, so nothing ever means "end of stream".
+/// - Call `dropper.should_drop()` exactly once per datagram received, empty
+///   ones included, so that a seed always loses the same datagrams.
+/// - Log one line per datagram to stderr that names its sender and says
+///   whether it was echoed or dropped: `127.0.0.1:50000: echoed 12 bytes`,
+///   `127.0.0.1:50000: dropped 12 bytes (simulated loss)`.
+/// - A failed receive or a failed send concerns one datagram or one peer
+///   (on Windows, a peer that went away makes the next receive fail): log it
+///   and carry on. No peer may stop the server for the others: `serve`
+///   never returns.
 pub fn serve(socket: &UdpSocket, dropper: &mut Dropper) -> io::Result<()> {
+    let _ = (socket, dropper); // unused until you write the function
     todo!("exercise 3.1: the echo server — book §3.1")
 }
 // ANCHOR_END: serve

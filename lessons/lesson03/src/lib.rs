@@ -4,19 +4,6 @@
 //! `wire.rs` holds the given probe format and small helpers.
 //! Book: chapter 3, "UDP".
 
-// While an exercise still says `todo!()`, its parameters and imports look unused.
-// Those warnings are noise in your copy; the reference solutions are checked strictly.
-#![cfg_attr(
-    not(feature = "solution"),
-    allow(
-        unused_variables,
-        unused_imports,
-        unused_mut,
-        unreachable_code,
-        dead_code
-    )
-)]
-
 pub mod demo;
 #[cfg_attr(feature = "solution", path = "../../../solutions/lesson03/echo.rs")]
 pub mod echo;
