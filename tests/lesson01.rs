@@ -650,27 +650,20 @@ fn ex1_3_the_narrated_demo_runs_to_the_end() {
 
 #[test]
 fn given_server_prints_the_address_it_really_bound() {
-    let server = support::server(BIN, Hint("the given `main.rs` of lesson 1"), &[]);
-    support::assert_real_port(&server);
+    support::given::server_prints_the_address_it_really_bound(BIN);
 }
 
 #[test]
 fn given_server_explains_a_port_that_is_in_use() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    support::assert_fails_saying(
+    support::given::server_explains_a_port_that_is_in_use(
         BIN,
-        &["server", &addr],
-        &[&format!("could not bind {addr}"), "in use"],
+        taken.local_addr().unwrap(),
+        "in use",
     );
 }
 
 #[test]
 fn given_client_explains_that_nothing_is_listening() {
-    let addr = support::closed_tcp_addr();
-    support::assert_fails_saying(
-        BIN,
-        &["client", &addr],
-        &[&format!("could not connect to {addr}"), "refused"],
-    );
+    support::given::client_explains_that_nothing_is_listening(BIN, &[], "refused");
 }

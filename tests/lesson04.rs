@@ -12,7 +12,6 @@ mod support;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::process::{Command as StdCommand, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
@@ -95,25 +94,6 @@ fn kind_of<T: std::fmt::Debug>(result: &io::Result<T>) -> String {
         Ok(value) => format!("Ok({value:?})"),
         Err(e) => format!("Err({:?}: {e})", e.kind()),
     }
-}
-
-/// The path of python3, or `None` after printing why the test is skipped.
-fn python3(test: &str) -> Option<&'static str> {
-    let found = StdCommand::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        // Straight to stderr, past the test harness's output capture, so the
-        // notice shows even when the test passes.
-        let _ = writeln!(
-            io::stderr(),
-            "NOTICE: {test} skipped: python3 is not installed"
-        );
-    }
-    found.then_some("python3")
 }
 
 // ------------------------------------------- earlier exercises, for later tests
@@ -377,7 +357,7 @@ fn ex4_1_frames_match_python_struct_pack() {
             frame.iter().map(|b| format!("{b:02x}")).collect()
         })
         .collect();
-    let Some(python) = python3("ex4_1_frames_match_python_struct_pack") else {
+    let Some(python) = support::python3("ex4_1_frames_match_python_struct_pack") else {
         return;
     };
     // Python prints, in hex, struct.pack('!I', len(p)) + p for the same payloads.
@@ -1574,7 +1554,7 @@ fn show_wire(bytes: &[u8]) -> String {
             rest = &[];
             break;
         }
-        shown.push(format!("{} {}", hex(header), show(payload)));
+        shown.push(format!("{} {}", support::hex(header), show(payload)));
         rest = &after[len..];
     }
     if !rest.is_empty() {
@@ -1589,12 +1569,6 @@ fn show_wire(bytes: &[u8]) -> String {
     } else {
         shown.join(", ")
     }
-}
-
-/// Bytes in hex, as `xxd` shows them: `00 00 00 0d`.
-fn hex(bytes: &[u8]) -> String {
-    let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    hex.join(" ")
 }
 
 #[test]
@@ -1981,7 +1955,7 @@ fn ex4_5_a_python_client_interoperates() {
     // A Rust round trip first, so that the test fails on an unfinished
     // exercise even where python3 is missing.
     round_trip(&server, &mut server.connect(), b"from Rust");
-    let Some(python) = python3("ex4_5_a_python_client_interoperates") else {
+    let Some(python) = support::python3("ex4_5_a_python_client_interoperates") else {
         return;
     };
     // The Python peer of §"Try it by hand": struct.pack('!I') out, struct.unpack('!I') in.
@@ -2028,7 +2002,7 @@ print('ok', len(payloads))
 fn ex4_5_the_books_python_script_works() {
     let server = server(&[]);
     round_trip(&server, &mut server.connect(), b"from Rust");
-    let Some(python) = python3("ex4_5_the_books_python_script_works") else {
+    let Some(python) = support::python3("ex4_5_the_books_python_script_works") else {
         return;
     };
     // The script shown in "Try it by hand", run as the book runs it.
@@ -2071,29 +2045,22 @@ fn ex4_5_the_narrated_demo_runs_to_the_end() {
 
 #[test]
 fn given_server_prints_the_address_it_really_bound() {
-    let server = support::server(BIN, Hint("the given `main.rs` of lesson 4"), &[]);
-    support::assert_real_port(&server);
+    support::given::server_prints_the_address_it_really_bound(BIN);
 }
 
 #[test]
 fn given_server_explains_a_port_that_is_in_use() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    support::assert_fails_saying(
+    support::given::server_explains_a_port_that_is_in_use(
         BIN,
-        &["server", &addr],
-        &[&format!("could not bind {addr}"), "in use"],
+        taken.local_addr().unwrap(),
+        "in use",
     );
 }
 
 #[test]
 fn given_client_explains_that_nothing_is_listening() {
-    let addr = support::closed_tcp_addr();
-    support::assert_fails_saying(
-        BIN,
-        &["client", &addr],
-        &[&format!("could not connect to {addr}"), "refused"],
-    );
+    support::given::client_explains_that_nothing_is_listening(BIN, &[], "refused");
 }
 
 #[test]

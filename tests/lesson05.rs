@@ -15,7 +15,6 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::Command as StdCommand;
 use std::sync::{Arc, Mutex, Once};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -159,17 +158,6 @@ fn set_body(key: &[u8], value: &[u8]) -> Vec<u8> {
     b
 }
 
-/// Bytes of a binary protocol, in hex: `[4e 4c 01 ...]`.
-fn hex(bytes: &[u8]) -> String {
-    let shown: Vec<String> = bytes.iter().take(48).map(|b| format!("{b:02x}")).collect();
-    let more = if bytes.len() > 48 {
-        format!(" ... ({} bytes)", bytes.len())
-    } else {
-        String::new()
-    };
-    format!("[{}{more}]", shown.join(" "))
-}
-
 fn kind_name(kind: u8) -> String {
     match kind {
         GET => "GET".into(),
@@ -230,7 +218,7 @@ fn answers(written: &Written) -> (Vec<Reply>, String) {
              (This test's writer, like a socket whose buffer is nearly full, takes at most \
              {PARTIAL_WRITE} bytes of a `write`, and returns how many it took; `write_all` \
              writes them all.)",
-            hex(rest)
+            support::hex(rest)
         ));
     }
     (replies, shown)
@@ -282,14 +270,14 @@ fn read_reply(server: &Server, conn: &mut Conn<'_>, sent: &str) -> Reply {
         server.fail(&format!(
             "Sent:     {sent}\nExpected: a response (a 12-byte header, then its body)\n\
              Got:      {} {then}",
-            hex(&head),
+            support::hex(&head),
         ));
     }
     if head[..3] != [b'N', b'L', 1] {
         server.fail(&format!(
             "Sent:     {sent}\nExpected: a response header starting 4e 4c 01 (\"NL\", version 1)\n\
              Got:      {}",
-            hex(&head)
+            support::hex(&head)
         ));
     }
     let kind = head[3];
@@ -298,14 +286,14 @@ fn read_reply(server: &Server, conn: &mut Conn<'_>, sent: &str) -> Reply {
     if len > MAX_BODY as usize {
         server.fail(&format!(
             "Sent:     {sent}\nGot a response header announcing a body of {len} bytes: {}",
-            hex(&head)
+            support::hex(&head)
         ));
     }
     let body = conn.read_up_to(len);
     if body.len() < len {
         server.fail(&format!(
             "Sent:     {sent}\nGot the header {} announcing {len} body bytes, but only {}",
-            hex(&head),
+            support::hex(&head),
             show(&body)
         ));
     }
@@ -315,7 +303,7 @@ fn read_reply(server: &Server, conn: &mut Conn<'_>, sent: &str) -> Reply {
 /// Sends `request` (described as `what`) and checks the reply is `expected`.
 fn exchange(server: &Server, conn: &mut Conn<'_>, what: &str, request: &[u8], expected: Reply) {
     conn.send(request);
-    let sent = format!("{what} = {}", hex(request));
+    let sent = format!("{what} = {}", support::hex(request));
     let got = read_reply(server, conn, &sent);
     if got != expected {
         server.fail(&format!(
@@ -340,15 +328,15 @@ fn header_code_works() -> Result<(), String> {
     if bytes != expected {
         return Err(format!(
             "{header:?}.encode() gave {}, not {}",
-            hex(&bytes),
-            hex(&expected)
+            support::hex(&bytes),
+            support::hex(&expected)
         ));
     }
     match RawHeader::decode(&expected) {
         back if back == header => Ok(()),
         back => Err(format!(
             "RawHeader::decode({}) gave {back:?}",
-            hex(&expected)
+            support::hex(&expected)
         )),
     }
 }
@@ -400,7 +388,7 @@ fn bodies_work() -> Result<(), String> {
                 return Err(format!(
                     "Request::decode({}, {}) gave {other:?}",
                     kind_name(kind),
-                    hex(body)
+                    support::hex(body)
                 ));
             }
         }
@@ -449,8 +437,8 @@ fn ex5_1_encode_writes_each_field_in_network_byte_order() {
         "\nRawHeader {{ magic: *b\"NL\", version: 1, kind: 0x02, id: 0x12345678, \
          body_len: 0x0a0b0c0d }}.encode()\n\
          Expected: {}\nGot:      {}{why}\nRevisit: {EX5_1}\n",
-        hex(&expected),
-        hex(&got)
+        support::hex(&expected),
+        support::hex(&got)
     );
 
     // Encoding writes the fields as they are; checking them is 5.2's job.
@@ -468,8 +456,8 @@ fn ex5_1_encode_writes_each_field_in_network_byte_order() {
         "\nRawHeader {{ magic: *b\"XY\", version: 9, kind: 0xff, id: 1, body_len: 0xffffffff }}\
          .encode() should write exactly these fields, even odd ones.\n\
          Expected: {}\nGot:      {}\nRevisit: {EX5_1}\n",
-        hex(&expected),
-        hex(&got)
+        support::hex(&expected),
+        support::hex(&got)
     );
 }
 
@@ -489,7 +477,7 @@ fn ex5_1_decode_reads_each_field_back() {
     assert!(
         got == expected,
         "\nRawHeader::decode({})\nExpected: {expected:x?}\nGot:      {got:x?}\nRevisit: {EX5_1}\n",
-        hex(&bytes)
+        support::hex(&bytes)
     );
     // Decoding does not judge either: a bad magic comes out as it went in.
     let odd = *b"hello world!";
@@ -533,7 +521,7 @@ fn ex5_1_encode_then_decode_round_trips() {
             RawHeader::decode(&bytes),
             header,
             "decode(encode(h)) must give h back; encode gave {}",
-            hex(&bytes)
+            support::hex(&bytes)
         );
         Ok(())
     });
@@ -738,9 +726,9 @@ fn ex5_3_encodes_bodies_byte_for_byte() {
         assert!(
             got.as_deref() == Ok(&expected[..]),
             "\n{request:?}.encode_body()\nExpected: Ok({})\nGot:      {}\nRevisit: {EX5_3}\n",
-            hex(&expected),
+            support::hex(&expected),
             match &got {
-                Ok(body) => format!("Ok({})", hex(body)),
+                Ok(body) => format!("Ok({})", support::hex(body)),
                 Err(e) => format!("Err({e:?})"),
             }
         );
@@ -769,7 +757,7 @@ fn ex5_3_refuses_to_encode_a_key_the_server_would_refuse() {
             "\n{}.encode_body()\nExpected: Err({expected:?})\nGot:      {}\nRevisit: {EX5_3}\n",
             describe(&request),
             match &got {
-                Ok(body) => format!("Ok({})", hex(body)),
+                Ok(body) => format!("Ok({})", support::hex(body)),
                 Err(e) => format!("Err({e:?})"),
             }
         );
@@ -816,7 +804,7 @@ fn decode(kind: u8, body: &[u8]) -> Result<Request, BodyError> {
              from a peer: a length they contain may be a lie, and the answer to a lie is an \
              error, not a panic.\nRevisit: {EX5_3}\n",
             kind_name(kind),
-            hex(body)
+            support::hex(body)
         ),
     }
 }
@@ -843,7 +831,7 @@ fn ex5_3_decodes_bodies() {
             got.as_ref() == Ok(&expected),
             "\nRequest::decode({}, {})\nExpected: Ok({})\nGot:      {}\nRevisit: {EX5_3}\n",
             kind_name(kind),
-            hex(&body),
+            support::hex(&body),
             describe(&expected),
             match &got {
                 Ok(request) => format!("Ok({})", describe(request)),
@@ -882,7 +870,7 @@ fn ex5_3_refuses_bad_bodies_with_the_right_error() {
             got.as_ref() == Err(&expected),
             "\nRequest::decode({}, {})\nExpected: Err({expected:?})\nGot:      {}\nRevisit: {EX5_3}\n",
             kind_name(kind),
-            hex(&body),
+            support::hex(&body),
             match &got {
                 Ok(request) => format!("Ok({})", describe(request)),
                 Err(e) => format!("Err({e:?})"),
@@ -920,7 +908,7 @@ fn ex5_3_bodies_round_trip() {
             back.as_ref(),
             Ok(&request),
             "decode(encode(r)) must give r back; the body was {}",
-            hex(&body)
+            support::hex(&body)
         );
         Ok(())
     });
@@ -1326,7 +1314,7 @@ fn ex5_4_returns_the_reason_it_closed() {
              Err(the FrameError from read_message), which the server logs as the reason it \
              closed\nGot:      {} written\nReturned: {}\nRevisit: {EX5_4}\n",
             hostile.what,
-            hex(&written),
+            support::hex(&written),
             returned(&result)
         );
     }
@@ -1502,7 +1490,7 @@ fn ex5_4_application_errors_are_answered_and_the_connection_goes_on() {
     ];
     for (what, request, kind, id, words) in cases {
         conn.send(&request);
-        let sent = format!("{what} = {}", hex(&request));
+        let sent = format!("{what} = {}", support::hex(&request));
         let got = read_reply(&server, &mut conn, &sent);
         let text = String::from_utf8_lossy(&got.body);
         if got.kind != kind || got.id != id || !text.contains(words) {
@@ -1599,8 +1587,8 @@ fn ex5_4_framing_errors_close_the_connection_and_the_next_client_is_served() {
         if !got.is_empty() {
             server.fail(&format!(
                 "Sent:     {what} = {}\nExpected: no reply, the connection closed\nGot:      {}",
-                hex(&bytes),
-                hex(&got)
+                support::hex(&bytes),
+                support::hex(&got)
             ));
         }
         expect_log(
@@ -1705,7 +1693,7 @@ fn ex5_4_an_idle_client_is_closed_and_the_next_is_served() {
     );
     let sent = format!(
         "GET nobody (id 2) = {}, from the client after the silent one",
-        hex(&request)
+        support::hex(&request)
     );
     let got = read_reply(&server, &mut next, &sent);
     if got != reply(NOT_FOUND, 2, b"") {
@@ -1756,7 +1744,7 @@ fn ex5_4_a_client_that_never_reads_is_closed_and_the_next_is_served() {
     );
     let sent = format!(
         "GET nobody (id 2) = {}, from the client after the one that never read",
-        hex(&request)
+        support::hex(&request)
     );
     let got = read_reply(&server, &mut next, &sent);
     if got != reply(NOT_FOUND, 2, b"") {
@@ -1766,7 +1754,7 @@ fn ex5_4_a_client_that_never_reads_is_closed_and_the_next_is_served() {
     }
     // All along, the server held back at most MAX_PENDING bytes of answers,
     // not the 60 MB the client asked for (Linux only: /proc says).
-    if let Some(peak) = peak_memory(&server)
+    if let Some(peak) = server.peak_memory()
         && peak > 24 << 20
     {
         server.fail(&format!(
@@ -1777,15 +1765,6 @@ fn ex5_4_a_client_that_never_reads_is_closed_and_the_next_is_served() {
         ));
     }
     drop(deaf);
-}
-
-/// The most memory the server's process has held so far (its peak resident
-/// set, VmHWM), on Linux; `None` elsewhere.
-fn peak_memory(server: &Server) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 #[test]
@@ -1869,18 +1848,14 @@ fn ex5_4_serves_over_ipv6() {
 
 #[test]
 fn ex5_4_a_python_client_built_with_struct_pack_works() {
-    if StdCommand::new("python3")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("NOTICE: python3 is not installed; skipping the Python interoperability test");
+    let Some(python) = support::python3("ex5_4_a_python_client_built_with_struct_pack_works")
+    else {
         return;
-    }
+    };
     let server = server(&[]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/kv_client.py");
     let addr = server.addr().to_string();
-    let finished = support::run("python3", &[script, &addr], Vec::new());
+    let finished = support::run(python, &[script, &addr], Vec::new());
     let stdout = String::from_utf8_lossy(&finished.stdout);
     let expected = "1 OK b''\n2 VALUE b'Rust'\n3 OK b''\n4 NOT_FOUND b''\n";
     if !finished.status.is_some_and(|s| s.success()) || stdout != expected {
@@ -1947,18 +1922,16 @@ fn ex5_4_the_narrated_demo_runs_to_the_end() {
 
 #[test]
 fn given_server_prints_the_address_it_really_bound() {
-    let server = support::server(BIN, Hint("the given `main.rs` of lesson 5"), &[]);
-    support::assert_real_port(&server);
+    support::given::server_prints_the_address_it_really_bound(BIN);
 }
 
 #[test]
 fn given_server_explains_a_port_that_is_in_use() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    support::assert_fails_saying(
+    support::given::server_explains_a_port_that_is_in_use(
         BIN,
-        &["server", &addr],
-        &[&format!("could not bind {addr}"), "in use"],
+        taken.local_addr().unwrap(),
+        "in use",
     );
 }
 
@@ -1974,12 +1947,7 @@ fn given_server_refuses_an_idle_timeout_of_zero() {
 
 #[test]
 fn given_client_explains_that_nothing_is_listening() {
-    let addr = support::closed_tcp_addr();
-    support::assert_fails_saying(
-        BIN,
-        &["client", &addr, "get", "anything"],
-        &[&format!("could not connect to {addr}"), "refused"],
-    );
+    support::given::client_explains_that_nothing_is_listening(BIN, &["get", "anything"], "refused");
 }
 
 #[cfg(unix)]

@@ -239,6 +239,15 @@ impl Server {
         Some(kib * 1024)
     }
 
+    /// The most memory the server's process has held so far (its peak
+    /// resident set), on Linux; `None` elsewhere.
+    pub fn peak_memory(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
     /// How much CPU time the server has used so far, on Linux (`None`
     /// elsewhere). A server that is waiting uses next to none; one that spins
     /// in a loop uses as much as it is given.
@@ -496,6 +505,18 @@ pub fn show(bytes: &[u8]) -> String {
     }
 }
 
+/// Bytes in hex, as `xxd` shows them — `4e 4c 01 02` — for binary protocols,
+/// where [`show`] would print escapes; long runs are cut after 48 bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    let shown: Vec<String> = bytes.iter().take(48).map(|b| format!("{b:02x}")).collect();
+    let more = if bytes.len() > 48 {
+        format!(" … ({} bytes)", bytes.len())
+    } else {
+        String::new()
+    };
+    format!("{}{more}", shown.join(" "))
+}
+
 /// Bytes that are not text: every value 0..=255, repeated, with a twist so
 /// that no 256-byte block equals the next.
 pub fn binary_bytes(len: usize) -> Vec<u8> {
@@ -709,6 +730,25 @@ pub fn ipv6_loopback(test: &str) -> bool {
     available
 }
 
+/// `"python3"` if it is installed; otherwise `None`, after a notice that
+/// `test` is skipped (written past the test harness's capture, so that it
+/// shows even when the test passes).
+pub fn python3(test: &str) -> Option<&'static str> {
+    let found = Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        let _ = writeln!(
+            io::stderr(),
+            "NOTICE: {test} skipped: python3 is not installed"
+        );
+    }
+    found.then_some("python3")
+}
+
 /// `n` clients that connect and leave at once, alternately with a clean close
 /// and with a reset (SO_LINGER 0), some after sending a few bytes: the churn a
 /// busy or hostile network brings. Returns how many connected; a server that
@@ -777,5 +817,40 @@ pub fn assert_calm_when_out_of_files(server: &Server, accept_loop: &str) {
              it. {accept_loop} should pass each accept error to netlings_kit::accept_failed, \
              which logs it."
         ));
+    }
+}
+
+/// Checks of the given `main.rs` that every lesson shares.
+pub mod given {
+    use super::*;
+
+    /// `BINARY server 127.0.0.1:0` announces the port it really bound, not 0.
+    pub fn server_prints_the_address_it_really_bound(binary: &str) {
+        let server = server(binary, Hint("the given `main.rs` of this lesson"), &[]);
+        assert_real_port(&server);
+    }
+
+    /// `BINARY server ADDR`, where another socket holds `taken`, fails with a
+    /// sentence that names the address and says `why` ("in use").
+    pub fn server_explains_a_port_that_is_in_use(binary: &str, taken: SocketAddr, why: &str) {
+        let addr = taken.to_string();
+        assert_fails_saying(
+            binary,
+            &["server", &addr],
+            &[&format!("could not bind {addr}"), why],
+        );
+    }
+
+    /// `BINARY client ADDR extra...`, where nothing listens, fails with a
+    /// sentence that names the address and says `why` ("refused").
+    pub fn client_explains_that_nothing_is_listening(binary: &str, extra: &[&str], why: &str) {
+        let addr = closed_tcp_addr();
+        let mut args = vec!["client", addr.as_str()];
+        args.extend_from_slice(extra);
+        assert_fails_saying(
+            binary,
+            &args,
+            &[&format!("could not connect to {addr}"), why],
+        );
     }
 }
