@@ -5,7 +5,6 @@ use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::thread;
 use std::time::Duration;
 
-use crate::errors::explain;
 use crate::lines::read_line;
 
 /// How long `client` gives each of the server's addresses to accept.
@@ -19,26 +18,24 @@ pub const MAX_REPLY: usize = 64 * 1024;
 // ANCHOR: connect_any
 /// Exercise 2.4: connect to the first address that answers — book §2.4.
 ///
-/// Resolve `addrs` to socket addresses and connect to the first one that
-/// accepts, trying them in order and giving each at most `timeout`. Return
-/// the connected stream.
+/// Resolve `addrs` (a `"host:port"` string, a `(host, port)` pair, a
+/// `SocketAddr`, a slice of them…) to socket addresses, and connect to the
+/// first one that accepts, trying them in the order the resolver gave them.
+/// Return the connected stream.
 ///
-/// - `addrs.to_socket_addrs()?` resolves. `"localhost:7002"` often gives two
-///   addresses, `[::1]:7002` and `127.0.0.1:7002`, and a server may listen on
-///   only one of them. (It also takes `"127.0.0.1:7002"`, `("example.com",
-///   80)`, a `SocketAddr`, or a slice `&[SocketAddr]`.)
-/// - `TcpStream::connect_timeout(&addr, timeout)` tries one address.
+/// - Give each address at most `timeout`: one that never answers must not
+///   keep you from trying the next (§2.4 shows one).
 /// - When every address fails, return one error that reports every attempt:
-///   each address and, in plain words, why it failed — [`explain`] says it
-///   for you — separated by `; `, e.g. `"[::1]:7002: nothing is listening
-///   there; 127.0.0.1:7002: no answer in time"`. Give it the `kind()` of the
-///   last failure: `io::Error::new(kind, message)`.
+///   each address and, in plain words, why it failed — what
+///   [`explain`](crate::errors::explain) (given) says about its error —
+///   separated by `; `, e.g. `[::1]:7002: nothing is listening there;
+///   127.0.0.1:7002: no answer in time`. Its kind is the kind of the last
+///   failure, so that a program can still decide by it.
 /// - When the name resolves to no address at all, return an error of kind
-///   `io::ErrorKind::InvalidInput`.
-///
-/// (`TcpStream::connect` tries every address too, but it has no timeout, and
-/// when all fail it only tells you why the last one did.)
+///   `io::ErrorKind::InvalidInput`; when it cannot be resolved, the
+///   resolver's error as it is.
 pub fn connect_any(addrs: impl ToSocketAddrs, timeout: Duration) -> io::Result<TcpStream> {
+    let _ = (addrs, timeout); // unused until you write the function
     todo!("exercise 2.4: connect to the first address that answers — book §2.4")
 }
 // ANCHOR_END: connect_any

@@ -1,4 +1,8 @@
 //! `cargo run -p lesson02`: the whole lesson in one narrated run on loopback.
+//!
+//! It uses your exercises in order — `read_line` (2.1), `last_words` (2.2),
+//! the server's `session` (2.3), then `connect_any` (2.4) — so an unfinished
+//! lesson stops at the first one.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -8,14 +12,14 @@ use std::time::{Duration, Instant};
 use crate::client::{self, MAX_REPLY};
 use crate::lines::read_line;
 use crate::protocol::MAX_LINE;
-use crate::server;
+use crate::server::{self, last_words};
 
 /// How long the demo's server lets a client stay silent.
-const IDLE: Duration = Duration::from_millis(300);
+const IDLE: Duration = Duration::from_millis(200);
 
-/// Cuts bytes into lines, runs a server on a free port, talks to it, stays
-/// silent until it gives up, then finds it again by name — and shows what a
-/// name where nothing listens looks like.
+/// Cuts bytes into lines, sorts errors, runs a server on a free port, talks
+/// to it, stays silent until it gives up, then finds it again by name — and
+/// shows what a name where nothing listens looks like.
 pub fn run() -> io::Result<()> {
     println!("lesson 2 — streams, lines and errors, narrated\n");
 
@@ -31,7 +35,31 @@ pub fn run() -> io::Result<()> {
     }
     println!("[lines] read_line → None: the stream ended between two lines\n");
 
-    // 2. A server on a free port, in a background thread (its log goes to stderr).
+    // 2. What a server says before it hangs up, for errors of each kind —
+    // first a real read timeout, on a connection that stays silent.
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let _silent = TcpStream::connect(listener.local_addr()?)?;
+    let (mut accepted, _) = listener.accept()?;
+    accepted.set_read_timeout(Some(Duration::from_millis(50)))?;
+    let timeout = match accepted.read(&mut [0u8; 1]) {
+        Err(e) => e,
+        Ok(_) => io::Error::other("the silent client sent something"),
+    };
+    let errors = [
+        timeout,
+        io::Error::new(io::ErrorKind::InvalidData, "line too long"),
+        io::ErrorKind::ConnectionReset.into(),
+    ];
+    for error in &errors {
+        println!(
+            "[errors] {:?}: {error} → last_words says {:?}",
+            error.kind(),
+            last_words(error)
+        );
+    }
+    println!();
+
+    // 3. A server on a free port, in a background thread (its log goes to stderr).
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     println!("[server] listening on {addr}; a client silent for {IDLE:?} is sent away");
@@ -54,7 +82,7 @@ pub fn run() -> io::Result<()> {
     let reply = next_reply(&mut replies)?;
     println!("[client] sent \"ECHO in two \" and \"pieces\\n\" separately, got {reply:?}");
 
-    // 3. Say nothing, and let the server's read timeout expire.
+    // 4. Say nothing, and let the server's read timeout expire.
     println!("[client] now saying nothing…");
     let silent = Instant::now();
     let reply = next_reply(&mut replies)?;
@@ -66,7 +94,7 @@ pub fn run() -> io::Result<()> {
         println!("[client] …and then end of stream: the server closed\n");
     }
 
-    // 4. Find the server by name: a name may stand for several addresses.
+    // 5. Find the server by name: a name may stand for several addresses.
     let name = format!("localhost:{}", addr.port());
     let candidates: Vec<SocketAddr> = name.to_socket_addrs()?.collect();
     println!("[client] {name:?} resolves to {candidates:?}");
@@ -80,7 +108,7 @@ pub fn run() -> io::Result<()> {
     let reply = next_reply(&mut replies)?;
     println!("[client] sent \"QUIT\", got {reply:?}");
 
-    // 5. Where nothing listens: the two addresses `localhost` has on most
+    // 6. Where nothing listens: the two addresses `localhost` has on most
     // machines, with a port that we bound a moment ago and freed.
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let nowhere = [

@@ -23,7 +23,7 @@ enum Command {
         /// Address to listen on; port 0 lets the OS pick a free port.
         #[arg(default_value = DEFAULT_ADDR)]
         addr: String,
-        /// Milliseconds a client may stay silent, or leave replies unread, before it is sent away.
+        /// Milliseconds a client may stay silent, or take to read a reply, before it is sent away.
         #[arg(long, default_value_t = server::IDLE_TIMEOUT.as_millis() as u64,
               value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
         idle_ms: u64,

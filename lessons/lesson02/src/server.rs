@@ -1,13 +1,12 @@
 //! The server: one client at a time; for each request line, one reply line.
 
-use std::io::{self, BufReader, Write};
+use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use crate::lines::read_line;
-use crate::protocol::{self, MAX_LINE, Reply};
+use netlings_kit::accept;
 
-/// How long a client may stay silent, or leave its replies unread, before the
+/// How long a client may stay silent, or take to read a reply, before the
 /// server gives up on it (`server --idle-ms` changes it).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -16,15 +15,10 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// [`session`] for each client where lesson 1 had an echo.
 pub fn serve(listener: TcpListener, idle: Duration) -> io::Result<()> {
     loop {
-        // accept returns the client's address with the stream: asking the
-        // stream later (peer_addr) fails if the client has already reset it.
-        let (stream, peer) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                eprintln!("accept failed: {e}");
-                continue;
-            }
-        };
+        // The kit's accept: lesson 1's loop around `listener.accept()`, which
+        // logs a failure, and pauses when the next try would only fail the
+        // same way.
+        let (stream, peer) = accept(&listener);
         eprintln!("{peer}: connected");
         match session(&stream, idle) {
             Ok(()) => eprintln!("{peer}: done, closed"),
@@ -32,60 +26,65 @@ pub fn serve(listener: TcpListener, idle: Duration) -> io::Result<()> {
             // is what a program decides on. The log shows both.
             Err(e) => eprintln!("{peer}: {e} [{:?}], closed", e.kind()),
         }
+        // `stream` is dropped here, which closes the connection.
     }
 }
 // ANCHOR_END: serve
 
-// ANCHOR: session
-/// Exercise 2.2: answer each command — book §2.2.
-///
-/// Talk with one client until it is done: read a request line, answer it
-/// with [`protocol::respond`], send the reply followed by `\n`, and again.
-/// Return `Ok(())` when the client has finished sending (your [`read_line`]
-/// says `None`), or after you sent the reply to `QUIT` ([`Reply::Bye`]).
-///
-/// - First give the stream deadlines: `stream.set_read_timeout(Some(idle))`
-///   and `stream.set_write_timeout(Some(idle))`. Without them, a client that
-///   says nothing, or never reads its replies, holds this one-at-a-time
-///   server forever, and everyone else waits (§2.2, §2.3).
-/// - Make one `BufReader::new(stream)` *before* the loop and read every line
-///   through it with `read_line(&mut reader, MAX_LINE)`. A `BufReader` may
-///   already hold the next lines; one made anew each time round would lose
-///   them.
-/// - `&TcpStream` is `Read` and `Write`, so the `BufReader` can read through
-///   one reference while you write through another: `let mut writer = stream;`.
-/// - Send each reply in one `write_all(format!("{reply}\n").as_bytes())`.
-///   (`writeln!` on a socket makes one system call per piece of the format.)
-/// - When `read_line` fails, the client may deserve an explanation: if
-///   [`last_words`] gives you `Some(text)`, send `ERR {text}\n` — and ignore
-///   an error from that write, the client may be gone — then return the
-///   error from `read_line`. Other errors: return them (`?`).
-pub fn session(stream: &TcpStream, idle: Duration) -> io::Result<()> {
-    todo!("exercise 2.2: answer each command — book §2.2")
-}
-// ANCHOR_END: session
-
 // ANCHOR: last_words
-/// Exercise 2.3: the idle timeout — book §2.3.
+/// Exercise 2.2: last words before closing — book §2.2.
 ///
-/// Reading from a client failed with `error`, and [`session`] is about to
+/// Reading from a client failed with `error`, and the server is about to
 /// close the connection. Decide what to tell the client first: the text of
-/// an `ERR` line, or `None` when there is no one left to tell.
+/// an `ERR` line (without the `ERR ` and the newline), or `None` when there
+/// is nobody left to tell, or nothing the client should hear.
 ///
-/// Decide by `error.kind()`, an `io::ErrorKind`, never by the message: the
-/// message is for people, and differs from one system to the next.
-/// - `WouldBlock` or `TimedOut`: the read timeout that [`session`] set has
-///   expired — the client said nothing for `idle`. (Unix reports the first,
-///   Windows the second.) Say `idle timeout`.
-/// - `InvalidData`: the client sent something that breaks the protocol, and
-///   your [`read_line`] put the reason in the message: say
-///   `error.to_string()` (`line too long`, `line is not valid UTF-8`).
-/// - `UnexpectedEof`, `ConnectionReset`, `ConnectionAborted`, `BrokenPipe`:
-///   the client has gone — it hung up in the middle of a line, or reset the
-///   connection. `None`.
-/// - Any other kind is nothing a client caused or can fix: `None` too. The
+/// Decide by the error's kind, never by its message: the message is for
+/// people, and differs from one system to the next.
+/// - A read timeout — the client said nothing for too long — is
+///   `idle timeout`. Unix reports it as `WouldBlock`, Windows as `TimedOut`:
+///   both mean the same here.
+/// - `InvalidData`: the client broke the protocol, and the error's message
+///   says how (`line too long`, `line is not valid UTF-8`): say exactly that.
+/// - The client has gone: the stream ended in the middle of a line
+///   (`UnexpectedEof`), or the connection was reset or aborted
+///   (`ConnectionReset`, `ConnectionAborted`, `BrokenPipe`): `None`.
+/// - Any other kind is nothing the client caused or can fix: `None` too. The
 ///   server's log shows it.
 pub fn last_words(error: &io::Error) -> Option<String> {
-    todo!("exercise 2.3: the idle timeout — book §2.3")
+    let _ = error; // unused until you write the function
+    todo!("exercise 2.2: last words before closing — book §2.2")
 }
 // ANCHOR_END: last_words
+
+// ANCHOR: session
+/// Exercise 2.3: answer each command, with an idle timeout — book §2.3.
+///
+/// Talk with one client on `stream` until it is done: read a request line
+/// with [`read_line`](crate::lines::read_line) (2.1), at most
+/// [`MAX_LINE`](crate::protocol::MAX_LINE) bytes long, answer it with
+/// [`protocol::respond`](crate::protocol::respond), send the reply and a
+/// `\n`, and again.
+///
+/// - Requests may arrive many in one read, or a byte at a time: answer each,
+///   in order.
+/// - Send each reply and its `\n` in one write: a reply sent in two pieces
+///   can wait 40 ms for its second (§2.3).
+/// - The idle timeout: no read may wait more than `idle` for the client, and
+///   the client must take each reply within `idle` of when you start sending
+///   it — a client that goes silent, or never reads, must not hold this
+///   one-at-a-time server. Send through
+///   [`WriteWithin`](netlings_kit::WriteWithin) (given): its `write_all` has
+///   one deadline for the whole reply.
+/// - Return `Ok(())` when the client has finished sending between two
+///   lines, or after you have sent `BYE`, the reply to `QUIT`.
+/// - When reading fails, tell the client why first, if
+///   [`last_words`] (2.2) has something to say: send `ERR `, its text and a
+///   `\n`, best effort — if that fails too, never mind. Then return the read
+///   error, so that the server's log shows it.
+/// - A reply that cannot be sent is an error too: return it.
+pub fn session(stream: &TcpStream, idle: Duration) -> io::Result<()> {
+    let _ = (stream, idle); // unused until you write the function
+    todo!("exercise 2.3: answer each command, with an idle timeout — book §2.3")
+}
+// ANCHOR_END: session
