@@ -176,13 +176,18 @@ fn top_level_colon(param: &str) -> Option<usize> {
 
 /// `text` without its `use` declarations (which may span several lines), so
 /// that two versions of a module can be compared apart from their imports.
+/// Runs of blank lines count as one: two groups of imports leave two blank
+/// lines behind where one group leaves one.
 pub fn without_imports(text: &str) -> String {
-    let mut out = Vec::new();
+    let mut out: Vec<&str> = Vec::new();
     let mut in_use = false;
     for line in text.lines() {
         let starts = line.starts_with("use ") || line.starts_with("pub use ");
         if starts || in_use {
             in_use = !line.trim_end().ends_with(';');
+            continue;
+        }
+        if line.trim().is_empty() && out.last().is_some_and(|l| l.trim().is_empty()) {
             continue;
         }
         out.push(line);
@@ -289,5 +294,8 @@ impl X {
         let a = "use std::io::{\n    Read,\n    Write,\n};\nfn f() {}\n";
         let b = "use std::io;\nfn f() {}\n";
         assert_eq!(without_imports(a), without_imports(b));
+        let two_groups = "//! Doc.\n\nuse std::io;\n\nuse crate::x;\n\nfn f() {}\n";
+        let one_group = "//! Doc.\n\nuse std::io;\n\nfn f() {}\n";
+        assert_eq!(without_imports(two_groups), without_imports(one_group));
     }
 }
