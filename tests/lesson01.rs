@@ -250,13 +250,19 @@ fn ex1_1_writes_everything_when_each_write_takes_only_a_few_bytes() {
         .flat_map(|c| c.as_ref().unwrap().clone())
         .collect();
     let (result, output) = echo_in_memory(FakeStream::new(chunks, 3));
+    let advice = if output.len() > expected.len() {
+        "It wrote back more bytes than it read: write back only the bytes each read \
+         returned, `&buf[..n]`, not the whole buffer."
+    } else {
+        "`write` may take only part of what you give it: its return value says how much. \
+         What does `write_all` do?"
+    };
     assert!(
         matches!(result, Ok(n) if n == expected.len() as u64) && output == expected,
         "\nA stream in memory delivered 700, 11 and 5000 bytes, and each of its writes takes \
          at most 3 bytes (it returns how many it took).\nExpected: all 5711 bytes written \
-         back, and Ok(5711)\nGot:      {} bytes written ({}), and {result:?}\n\
-         `write` may take only part of what you give it: its return value says how much. \
-         What does `write_all` do?\nRevisit: {EX1_1}\n",
+         back, and Ok(5711)\nGot:      {} bytes written ({}), and {result:?}\n{advice}\n\
+         Revisit: {EX1_1}\n",
         output.len(),
         first_difference(&expected, &output),
     );
@@ -477,7 +483,13 @@ fn ex1_3_round_trip_sends_everything_and_reads_everything() {
     let addr = reference_echo_server();
     let bytes = binary_bytes(4096);
     let output = Collected::default();
-    let received = round_trip(addr, bytes.clone(), output.clone(), "of 4 KiB");
+    let received = round_trip(
+        addr,
+        bytes.clone(),
+        output.clone(),
+        "of 4 KiB to an echo server (it returns once the server closes; the server closes \
+         once it has read the end of your input: did round_trip half-close after sending?)",
+    );
     let output = output.0.lock().unwrap().clone();
     assert!(
         matches!(received, Ok(4096)) && output == bytes,
@@ -518,9 +530,10 @@ fn ex1_3_client_mode_streams_a_large_input_without_deadlock() {
     let ended = match finished.status {
         Some(status) => format!("It exited with {status}"),
         None => format!(
-            "It was still running after {DEADLINE:?} and was killed. If it sends \
-             everything before reading, it deadlocks: send and receive at the same time.\n\
-             It had"
+            "It was still running after {DEADLINE:?} and was killed. Two mistakes make it \
+             wait forever: sending everything before reading anything (a deadlock: send \
+             and receive at the same time), or never half-closing after the input ends \
+             (the server then waits for more, and never closes).\nIt had"
         ),
     };
     assert!(
@@ -637,11 +650,19 @@ fn ex1_3_a_reset_by_the_server_is_an_error() {
 fn ex1_3_the_narrated_demo_runs_to_the_end() {
     let finished = support::run(BIN, &[], Vec::new());
     let stdout = String::from_utf8_lossy(&finished.stdout);
+    let ended = match finished.status {
+        Some(status) => format!("It exited with {status}."),
+        None => format!(
+            "It was still running after {DEADLINE:?} and was killed: one of the exercises \
+             waits for something that never comes (the last step it printed says which)."
+        ),
+    };
     assert!(
         finished.status.is_some_and(|s| s.success())
             && stdout.contains("Every echo came back intact"),
-        "`cargo run -p lesson01` (the demo) should run to the end.\nIts stdout:\n{stdout}\n\
-         Its stderr:\n{}\nRevisit: the exercise its stderr names",
+        "`cargo run -p lesson01` (the demo) should run to the end. {ended}\n\
+         Its stdout:\n{stdout}\nIts stderr:\n{}\nRevisit: the exercise its stderr or its \
+         last step names",
         finished.stderr
     );
 }

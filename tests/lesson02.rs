@@ -181,6 +181,25 @@ fn read_line_works() -> Result<(), String> {
             "read_line(max = 10) on a line of 12 bytes gave {too_long:?}"
         ));
     }
+    // The limit exactly: 10 bytes fit, with their "\r\n" too.
+    let exact = read_all(&b"0123456789\r\n"[..], 10, 12);
+    if exact != clean(&["0123456789"]) {
+        return Err(format!(
+            "read_line(max = 10) on a line of exactly 10 bytes, then \"\\r\\n\", gave {exact:?}"
+        ));
+    }
+    // A flood without a newline is refused after max + 2 bytes, not read to the end.
+    let flood = vec![b'x'; 1 << 20];
+    let mut rest = &flood[..];
+    let result = read_line(&mut rest, 10);
+    let taken = flood.len() - rest.len();
+    if result.is_ok() || taken > 12 {
+        return Err(format!(
+            "read_line(max = 10) on 1 MiB without a newline took {taken} bytes and gave \
+             {:?}; it must refuse the line after at most 12",
+            result.map(|line| line.map(|l| l.len()))
+        ));
+    }
     Ok(())
 }
 
@@ -1203,7 +1222,7 @@ fn trickle(request: String, reply_size: &str, buffers: usize, chunk: usize, ever
                 break Err("session panicked (its message is above)".to_string());
             }
             Err(mpsc::RecvTimeoutError::Timeout) if start.elapsed() > DEADLINE => {
-                break Err(format!("session had not returned after {DEADLINE:?}"));
+                break Err("session had not returned".to_string());
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
@@ -1226,8 +1245,8 @@ fn trickle(request: String, reply_size: &str, buffers: usize, chunk: usize, ever
     assert!(
         timed_out && took < Duration::from_secs(3),
         "\nsession(idle = 200 ms) got 12 requests whose replies are {reply_size} each, from a \
-         client that reads {chunk} bytes every {every:?} (socket buffers of {buffers} bytes \
-         asked of the kernel, on both sides).\nExpected: session gives up on the first reply it cannot send within 200 ms, \
+         client that reads {chunk} bytes every {every:?} (socket buffers as small as the \
+         kernel allows — {buffers} asked for, on both sides).\nExpected: session gives up on the first reply it cannot send within 200 ms, \
          and returns an error of kind TimedOut.\nGot:      {got} after {took:?}; the client \
          had read {received} bytes.{advice}\nRevisit: {EX2_3}\n"
     );

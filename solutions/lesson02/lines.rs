@@ -19,7 +19,8 @@ use std::io::{self, BufRead, Read};
 ///   `line too long` when the line has more than `max` bytes (whatever
 ///   they are), or `line is not valid UTF-8` when it is not UTF-8;
 /// - an error of kind `io::ErrorKind::UnexpectedEof` when the stream ends in
-///   the middle of a line;
+///   the middle of a line (of at most `max` bytes: a longer one is too long,
+///   whether or not the stream goes on);
 /// - any other error from `reader` as it is; a read interrupted by a signal
 ///   (`io::ErrorKind::Interrupted`) is not an error, but a reason to try again.
 ///

@@ -45,14 +45,6 @@ impl std::fmt::Display for Hint {
 pub fn quiet_panics() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        if netlings_kit::backtrace_wanted() {
-            let default_hook = std::panic::take_hook();
-            std::panic::set_hook(Box::new(move |info| {
-                default_hook(info);
-                eprintln!("{}", std::backtrace::Backtrace::force_capture());
-            }));
-            return;
-        }
         std::panic::set_hook(Box::new(|info| {
             let message =
                 netlings_kit::panic_message(info).unwrap_or("(a panic without a message)");
@@ -67,8 +59,14 @@ pub fn quiet_panics() {
                         l.file(),
                         l.line()
                     );
+                    if !netlings_kit::backtrace_wanted() {
+                        eprintln!("(NETLINGS_BACKTRACE=1 shows how the program got there)");
+                    }
                 }
                 _ => eprintln!("{message}"),
+            }
+            if netlings_kit::backtrace_wanted() {
+                eprintln!("{}", std::backtrace::Backtrace::force_capture());
             }
         }));
     });
@@ -313,9 +311,9 @@ impl Drop for Server {
 /// The message of a failed test: what happened, the program's stderr, the hint.
 pub fn report(what: &str, stderr: &str, hint: Hint) -> String {
     let shown = if stderr.trim().is_empty() {
-        "    (nothing)".to_string()
+        "    (nothing)\n".to_string()
     } else {
-        stderr.lines().map(|l| format!("    {l}\n")).collect()
+        shown_log(stderr)
     };
     // The kit's panic hook names the exercise the program stopped at; it may
     // not be the one this test is about (a server test needs the server's
@@ -337,7 +335,33 @@ pub fn report(what: &str, stderr: &str, hint: Hint) -> String {
         }
         _ => hint.to_string(),
     };
-    format!("\n\n{what}\n\nThe server's stderr:\n{shown}\nRevisit: {revisit}\n")
+    // A long log would push the explanation off the screen: it comes again
+    // after the log.
+    let again = if stderr.lines().count() > LOG_HEAD + LOG_TAIL {
+        format!("\n{what}\n")
+    } else {
+        String::new()
+    };
+    format!("\n\n{what}\n\nThe server's stderr:\n{shown}{again}\nRevisit: {revisit}\n")
+}
+
+/// How much of a long log a failure shows: its first and its last lines.
+const LOG_HEAD: usize = 15;
+const LOG_TAIL: usize = 10;
+
+/// A log, indented, with the middle of a long one left out.
+fn shown_log(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    let indent = |ls: &[&str]| -> String { ls.iter().map(|l| format!("    {l}\n")).collect() };
+    if lines.len() <= LOG_HEAD + LOG_TAIL {
+        return indent(&lines);
+    }
+    format!(
+        "{}    … ({} lines left out) …\n{}",
+        indent(&lines[..LOG_HEAD]),
+        lines.len() - LOG_HEAD - LOG_TAIL,
+        indent(&lines[lines.len() - LOG_TAIL..])
+    )
 }
 
 fn collect(mut from: impl Read, into: &Mutex<String>) {
@@ -416,7 +440,7 @@ impl Conn<'_> {
     /// Reads one line (up to and including `\n`), or fails the test.
     pub fn read_line(&mut self) -> String {
         self.try_read_line()
-            .unwrap_or_else(|why| self.server.fail(&format!("Expected a line; {why}")))
+            .unwrap_or_else(|why| self.server.fail(&format!("Expected a line; got {why}")))
     }
 
     /// Reads one line, or says what came instead.
@@ -428,7 +452,7 @@ impl Conn<'_> {
             match self.stream.read(&mut byte) {
                 Ok(0) => {
                     return Err(format!(
-                        "got {} and then end of stream: the server closed the connection",
+                        "{} and then end of stream: the server closed the connection",
                         show(&line)
                     ));
                 }
@@ -447,11 +471,11 @@ impl Conn<'_> {
                 {
                     break;
                 }
-                Err(e) => return Err(format!("got {} and then an error: {e}", show(&line))),
+                Err(e) => return Err(format!("{} and then an error: {e}", show(&line))),
             }
         }
         Err(format!(
-            "got {} and then nothing more for {DEADLINE:?}",
+            "{} and then nothing more for {DEADLINE:?}",
             show(&line)
         ))
     }
@@ -803,9 +827,12 @@ pub fn assert_calm_when_out_of_files(server: &Server, accept_loop: &str) {
         ));
     }
     if cpu.is_some_and(|cpu| cpu > Duration::from_millis(100)) || failures > 3 {
+        let cpu = cpu.map_or("(unknown)".to_string(), |cpu| {
+            format!("{} ms", cpu.as_millis())
+        });
         server.fail(&format!(
             "Out of file descriptors, every accept fails at once. In 500 ms the server used \
-             {cpu:?} of CPU and logged {failures} accept failures.\nExpected: next to no CPU \
+             {cpu} of CPU and logged {failures} accept failures.\nExpected: next to no CPU \
              and a line of log: {accept_loop} should pass each accept error to \
              netlings_kit::accept_failed, which logs once per burst and pauses 100 ms before \
              the next try (§1.2)."

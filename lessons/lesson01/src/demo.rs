@@ -76,7 +76,7 @@ fn plain_client(addr: SocketAddr, message: &[u8]) -> io::Result<()> {
     stream.write_all(message)?;
     stream.shutdown(Shutdown::Write)?;
     println!(
-        "[client] sent {} bytes, then shutdown(Write): \"I'm done sending\"",
+        "[client] sent {} bytes, then shutdown(Write), which says \"I'm done sending\"",
         message.len()
     );
     let mut reply = Vec::new();
