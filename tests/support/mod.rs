@@ -333,7 +333,7 @@ pub fn report(what: &str, stderr: &str, hint: Hint) -> String {
                  {exercise}\nWrite that one first; then this test checks {hint}"
             )
         }
-        _ => hint.to_string(),
+        _ => format!("{hint}{}", stuck(hint)),
     };
     // A long log would push the explanation off the screen: it comes again
     // after the log.
@@ -343,6 +343,18 @@ pub fn report(what: &str, stderr: &str, hint: Hint) -> String {
         String::new()
     };
     format!("\n\n{what}\n\nThe server's stderr:\n{shown}{again}\nRevisit: {revisit}\n")
+}
+
+/// For the exercise a hint names ("exercise 1.2, …"), where its hints are.
+fn stuck(hint: Hint) -> String {
+    let id = hint
+        .0
+        .strip_prefix("exercise ")
+        .and_then(|rest| rest.split([',', ' ']).next());
+    match id {
+        Some(id) => format!("\n(Stuck? `cargo xtask hint {id}` gives a hint.)"),
+        None => String::new(),
+    }
 }
 
 /// How much of a long log a failure shows: its first and its last lines.
@@ -707,7 +719,8 @@ pub fn needs(earlier: Hint, works: impl FnOnce() -> Result<(), String> + Send + 
     panic!(
         "\n\nThis test builds on an earlier exercise that does not work yet: {why}\n\n\
          Revisit: {earlier} — its own tests say more. This test checks a later exercise; \
-         it can pass once that one is done.\n"
+         it can pass once that one is done.{}\n",
+        stuck(earlier)
     )
 }
 
