@@ -164,79 +164,147 @@ impl Mutant {
 /// `--from DIR` reads the mutants from `DIR/lessonNN.md` instead: for a set of
 /// wrong solutions kept apart from the course, to measure how well tests that
 /// were never tuned to them catch them.
+///
+/// The lessons are shared out between [`WORKERS`] workers, each with a
+/// scratch copy of its own: while one waits for a test's deadline, the other
+/// builds.
 pub fn run(root: &Path, args: &[String]) -> Result<bool> {
     let (from, args): (Option<PathBuf>, Vec<String>) = match args {
         [flag, dir, rest @ ..] if flag == "--from" => (Some(PathBuf::from(dir)), rest.to_vec()),
         _ => (None, args.to_vec()),
     };
     let args = &args[..];
-    let lessons = course::lessons(root)?;
     let wanted = |lesson: &Lesson, mutant: &Mutant| {
         args.is_empty()
             || args
                 .iter()
                 .any(|a| *a == lesson.name || *a == mutant.exercise)
     };
-    // One scratch copy per selection, so that two runs for different
-    // lessons (say, by two maintainers at once) do not trip over each other.
+    let mut work: Vec<(Lesson, Vec<Mutant>)> = Vec::new();
+    for lesson in course::lessons(root)? {
+        let recorded = match &from {
+            Some(dir) => from_file(&dir.join(format!("{}.md", lesson.name)))?,
+            None => of_lesson(root, &lesson.name)?,
+        };
+        let mutants: Vec<Mutant> = recorded
+            .into_iter()
+            .filter(|m| wanted(&lesson, m))
+            .collect();
+        if !mutants.is_empty() {
+            println!("{}: {} mutants", lesson.name, mutants.len());
+            work.push((lesson, mutants));
+        }
+    }
+    // One scratch copy per selection and worker, so that two runs for
+    // different lessons (say, by two maintainers at once) do not trip over
+    // each other.
     let label = match (&from, args.is_empty()) {
         (Some(_), _) => format!("from-{}", args.join("+")),
         (None, true) => "all".to_string(),
         (None, false) => args.join("+"),
     };
-    let scratch = Scratch::new(root, &label)?;
-    let (mut caught, mut survived, mut broken, mut uncounted) = (0, Vec::new(), Vec::new(), 0);
-    for lesson in &lessons {
-        let recorded = match &from {
-            Some(dir) => from_file(&dir.join(format!("{}.md", lesson.name)))?,
-            None => of_lesson(root, &lesson.name)?,
-        };
-        let mutants: Vec<Mutant> = recorded.into_iter().filter(|m| wanted(lesson, m)).collect();
-        if mutants.is_empty() {
-            continue;
+    let shares = share_out(&work, WORKERS);
+    let tally = std::sync::Mutex::new(Tally::default());
+    std::thread::scope(|s| -> Result<()> {
+        let mut workers = Vec::new();
+        for (n, share) in shares
+            .iter()
+            .enumerate()
+            .filter(|(_, share)| !share.is_empty())
+        {
+            let scratch = Scratch::new(root, &format!("{label}/{n}"))?;
+            let tally = &tally;
+            workers.push(s.spawn(move || {
+                for &(lesson, mutant) in share {
+                    let line = try_one(&scratch, root, lesson, mutant, tally);
+                    // One line at a time, whole, whichever worker finishes it.
+                    println!("{line}");
+                }
+            }));
         }
-        println!("{}: {} mutants", lesson.name, mutants.len());
-        for mutant in &mutants {
-            let label = format!("{} {}", mutant.exercise, mutant.title);
-            if let Some(reason) = &mutant.only_on {
-                println!("  · {label}: not run. {reason}");
-                uncounted += 1;
-                continue;
-            }
-            let start = Instant::now();
-            let verdict = scratch.try_mutant(root, lesson, mutant);
-            let took = start.elapsed().as_secs_f64();
-            match verdict {
-                Ok(Verdict::Caught(test)) => {
-                    println!("  ✓ {label}: caught by {test} ({took:.1} s)");
-                    caught += 1;
-                }
-                Ok(Verdict::Survived) => {
-                    println!("  ✗ {label}: SURVIVED — every test passes with this mistake");
-                    survived.push(label);
-                }
-                Ok(Verdict::Hung) => {
-                    println!(
-                        "  ✗ {label}: the tests did not finish within {} s — a test waits or \
-                         loops without a bound on this mistake",
-                        TEST_TIMEOUT.as_secs()
-                    );
-                    survived.push(label);
-                }
-                Err(e) => {
-                    println!("  ✗ {label}: {e:#}");
-                    broken.push(label);
-                }
-            }
+        for worker in workers {
+            worker.join().expect("a mutants worker panicked");
+        }
+        Ok(())
+    })?;
+    let tally = tally.into_inner().unwrap_or_else(|e| e.into_inner());
+    println!(
+        "\nmutants: {} caught, {} survived, {} broken, {} not counted (platform-specific)",
+        tally.caught,
+        tally.survived.len(),
+        tally.broken.len(),
+        tally.uncounted
+    );
+    Ok(tally.survived.is_empty() && tally.broken.is_empty())
+}
+
+/// How many mutants run at once.
+const WORKERS: usize = 2;
+
+/// What the mutants came to.
+#[derive(Default)]
+struct Tally {
+    caught: usize,
+    survived: Vec<String>,
+    broken: Vec<String>,
+    uncounted: usize,
+}
+
+/// Shares whole lessons out between `n` workers, the largest first to the
+/// least loaded, so that each worker builds only its own lessons.
+fn share_out(work: &[(Lesson, Vec<Mutant>)], n: usize) -> Vec<Vec<(&Lesson, &Mutant)>> {
+    let mut order: Vec<&(Lesson, Vec<Mutant>)> = work.iter().collect();
+    order.sort_by_key(|(_, mutants)| std::cmp::Reverse(mutants.len()));
+    let mut shares: Vec<Vec<(&Lesson, &Mutant)>> = vec![Vec::new(); n.max(1)];
+    for (lesson, mutants) in order {
+        let least = shares
+            .iter_mut()
+            .min_by_key(|share| share.len())
+            .expect("at least one share");
+        least.extend(mutants.iter().map(|m| (lesson, m)));
+    }
+    shares
+}
+
+/// Runs one mutant, adds it to the tally, and returns its line of the report.
+fn try_one(
+    scratch: &Scratch,
+    root: &Path,
+    lesson: &Lesson,
+    mutant: &Mutant,
+    tally: &std::sync::Mutex<Tally>,
+) -> String {
+    let label = format!("{} {}", mutant.exercise, mutant.title);
+    if let Some(reason) = &mutant.only_on {
+        tally.lock().unwrap_or_else(|e| e.into_inner()).uncounted += 1;
+        return format!("  · {label}: not run. {reason}");
+    }
+    let start = Instant::now();
+    let verdict = scratch.try_mutant(root, lesson, mutant);
+    let took = start.elapsed().as_secs_f64();
+    let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
+    match verdict {
+        Ok(Verdict::Caught(test)) => {
+            tally.caught += 1;
+            format!("  ✓ {label}: caught by {test} ({took:.1} s)")
+        }
+        Ok(Verdict::Survived) => {
+            tally.survived.push(label.clone());
+            format!("  ✗ {label}: SURVIVED — every test passes with this mistake")
+        }
+        Ok(Verdict::Hung) => {
+            tally.survived.push(label.clone());
+            format!(
+                "  ✗ {label}: the tests did not finish within {} s — a test waits or loops \
+                 without a bound on this mistake",
+                TEST_TIMEOUT.as_secs()
+            )
+        }
+        Err(e) => {
+            tally.broken.push(label.clone());
+            format!("  ✗ {label}: {e:#}")
         }
     }
-    println!(
-        "\nmutants: {caught} caught, {} survived, {} broken, {uncounted} not counted \
-         (platform-specific)",
-        survived.len(),
-        broken.len()
-    );
-    Ok(survived.is_empty() && broken.is_empty())
 }
 
 /// How a mutant fared.
@@ -264,6 +332,7 @@ struct Scratch {
 impl Scratch {
     fn new(root: &Path, label: &str) -> Result<Scratch> {
         let base = root.join("target").join("mutants").join(label);
+        fs::create_dir_all(&base)?;
         // The copy is made anew each run; its target directory is kept.
         let dir = base.join("course");
         let _ = fs::remove_dir_all(&dir);
