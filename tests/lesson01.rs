@@ -546,15 +546,17 @@ fn ex1_3_client_mode_streams_a_large_input_without_deadlock() {
     );
 }
 
-/// An output that accepts `room` bytes, then fails like a closed pipe.
+/// An output that accepts `room` bytes, then fails with an error of `kind`
+/// (`BrokenPipe`: like a pipe whose reader has quit).
 struct ClosesAfter {
     room: usize,
+    kind: io::ErrorKind,
 }
 
 impl Write for ClosesAfter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.room == 0 {
-            return Err(io::ErrorKind::BrokenPipe.into());
+            return Err(self.kind.into());
         }
         let n = buf.len().min(self.room);
         self.room -= n;
@@ -574,7 +576,10 @@ fn ex1_3_stops_sending_when_its_output_fails() {
     let result = round_trip(
         addr,
         binary_bytes(32 << 20),
-        ClosesAfter { room: 64 << 10 },
+        ClosesAfter {
+            room: 64 << 10,
+            kind: io::ErrorKind::BrokenPipe,
+        },
         "of 32 MiB into an output that fails after 64 KiB (if it never returns, the \
          sending half waits for a server that waits for us)",
     );
@@ -643,6 +648,152 @@ fn ex1_3_a_reset_by_the_server_is_an_error() {
         result.is_err(),
         "round_trip of 8 MiB to a server that reads 100 bytes and then resets the \
          connection: expected an error (the exchange failed), got {result:?}.\nRevisit: {EX1_3}"
+    );
+}
+
+#[test]
+fn ex1_3_returns_the_outputs_own_error() {
+    // The output fails with an error of its own kind; the socket, stopped
+    // because of it, fails too. Which error does the caller see?
+    let addr = reference_echo_server();
+    let result = round_trip(
+        addr,
+        binary_bytes(32 << 20),
+        ClosesAfter {
+            room: 64 << 10,
+            kind: io::ErrorKind::StorageFull,
+        },
+        "of 32 MiB into an output that fails (StorageFull) after 64 KiB",
+    );
+    assert!(
+        matches!(&result, Err(e) if e.kind() == io::ErrorKind::StorageFull),
+        "round_trip of 32 MiB into an output that fails with StorageFull after 64 KiB: \
+         expected that error — the receiving side's, which is why the exchange stopped — \
+         not the error the stopped sender got afterwards; got {result:?}.\nRevisit: {EX1_3}"
+    );
+}
+
+/// An output that keeps what it is given until `flush`, as a `BufWriter`
+/// does; what was flushed is in the shared buffer.
+struct FlushedOnly {
+    pending: Vec<u8>,
+    flushed: Collected,
+}
+
+impl Write for FlushedOnly {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        self.flushed.write_all(&pending)
+    }
+}
+
+#[test]
+fn ex1_3_flushes_its_output() {
+    let addr = reference_echo_server();
+    let flushed = Collected::default();
+    let output = FlushedOnly {
+        pending: Vec::new(),
+        flushed: flushed.clone(),
+    };
+    // `output` is moved in and dropped inside: only a flush delivers anything.
+    let received = round_trip(addr, b"flush me\n".to_vec(), output, "of one line");
+    let delivered = flushed.0.lock().unwrap().clone();
+    assert!(
+        matches!(received, Ok(9)) && delivered == b"flush me\n",
+        "round_trip of \"flush me\\n\" into a buffered output (like a BufWriter, which keeps \
+         bytes until it is flushed): expected Ok(9) and the line flushed; got {received:?}, \
+         and {} flushed.\nRevisit: {EX1_3}",
+        show(&delivered)
+    );
+}
+
+/// An input that gives `good` bytes, then fails like a disk or a pipe can.
+struct FailsAfter {
+    good: usize,
+}
+
+impl Read for FailsAfter {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.good == 0 {
+            return Err(io::Error::other("the input broke"));
+        }
+        let n = buf.len().min(self.good);
+        buf[..n].fill(b'x');
+        self.good -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn ex1_3_a_failing_input_ends_the_exchange_with_its_error() {
+    // The server echoes what came, then waits for more: if the client only
+    // stops sending, it waits for ever for a half-close that never comes.
+    let addr = reference_echo_server();
+    let result = within(
+        &format!(
+            "round_trip with an input that fails after 1 KiB (if it never returns, the \
+             receiving side waits for a server that waits for the rest of the input) — \
+             revisit {EX1_3}"
+        ),
+        move || {
+            let stream = TcpStream::connect(addr).unwrap();
+            lesson01::client::round_trip(&stream, FailsAfter { good: 1024 }, io::sink())
+        },
+    );
+    assert!(
+        matches!(&result, Err(e) if e.kind() == io::ErrorKind::Other),
+        "round_trip with an input that fails (an error of kind Other) after 1 KiB: expected \
+         that error, got {result:?}.\nRevisit: {EX1_3}"
+    );
+}
+
+#[test]
+fn ex1_3_a_failed_send_is_an_error_even_when_the_reply_came() {
+    // The server answers a little, half-closes, and then — once that answer
+    // has reached round_trip's output — resets the connection, while the
+    // client is still sending: the receiving side ends cleanly, only the
+    // sending side fails. The upload did not get through.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (answered_tx, answered) = mpsc::channel::<()>();
+    thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let _ = stream.read(&mut [0u8; 100]);
+            let _ = stream.write_all(b"bye\n");
+            let _ = stream.shutdown(Shutdown::Write);
+            let _ = answered.recv_timeout(DEADLINE);
+            // Closing with unread data sends a reset; SO_LINGER 0 makes sure.
+            let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+        }
+    });
+    /// Signals the server once the answer has arrived.
+    struct Tells(Option<mpsc::Sender<()>>);
+    impl Write for Tells {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if let Some(tx) = self.0.take() {
+                let _ = tx.send(());
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let result = round_trip(
+        addr,
+        binary_bytes(64 << 20),
+        Tells(Some(answered_tx)),
+        "of 64 MiB to a server that answers, half-closes, then resets",
+    );
+    assert!(
+        result.is_err(),
+        "round_trip of 64 MiB to a server that reads 100 bytes, answers \"bye\\n\", \
+         half-closes, then resets the connection: the reply came, but the input did not get \
+         through, and sending failed. Expected an error, got {result:?}.\nRevisit: {EX1_3}"
     );
 }
 

@@ -1150,6 +1150,25 @@ fn ex5_4_answers_requests_that_arrive_together() {
         list(&expected),
         returned(&result),
     );
+    // Answers to requests that arrived together leave together: one write for
+    // the first three, one for the fourth — not a write (and on a socket, a
+    // packet, perhaps held back by Nagle's algorithm) for each.
+    let writes: Vec<usize> = written
+        .lock()
+        .unwrap()
+        .calls
+        .iter()
+        .copied()
+        .filter(|&n| n > 0)
+        .collect();
+    assert!(
+        writes.len() == 2,
+        "\nThe answers were right, but they were written in {} writes of {writes:?} bytes.\n\
+         Expected: 2 writes — the three answers to the requests that arrived together in \
+         one, the fourth in another. Collect answers, and write them when no more requests \
+         are buffered (reader.buffer() is empty): §5.4, \"Pipelining\".\nRevisit: {EX5_4}\n",
+        writes.len()
+    );
 }
 
 #[test]

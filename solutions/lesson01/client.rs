@@ -18,7 +18,11 @@ use std::thread;
 /// - If writing to `output` fails (say, the program reading your output has
 ///   quit), stop sending as well and return that error at once; never leave
 ///   the sending side blocked on a server that waits for you to read.
-/// - Otherwise an error on either side is returned too: receiving's first.
+/// - If reading `input` fails, half-close all the same, so that the server
+///   finishes and closes, and return that error; never leave the receiving
+///   side waiting for a server that waits for the rest of the input.
+/// - Any other error, on either side, is returned too; when both sides
+///   failed, receiving's error.
 pub fn round_trip<R, W>(stream: &TcpStream, input: R, output: W) -> io::Result<u64>
 where
     R: Read + Send,
@@ -28,10 +32,13 @@ where
     thread::scope(|s| {
         let sender = s.spawn(move || -> io::Result<()> {
             let mut to_server = stream;
-            io::copy(&mut input, &mut to_server)?;
-            // Half-close: "no more bytes from me". The server sees end of
-            // stream, finishes echoing, and closes — which ends our read below.
-            stream.shutdown(Shutdown::Write)
+            let copied = io::copy(&mut input, &mut to_server);
+            // Half-close: "no more bytes from me" — also when the input
+            // failed. The server sees end of stream, finishes echoing, and
+            // closes, which ends our read below; without it, both would wait.
+            let half_closed = stream.shutdown(Shutdown::Write);
+            copied?;
+            half_closed
         });
 
         let mut from_server = stream;

@@ -17,7 +17,11 @@ use std::net::TcpStream;
 /// - If writing to `output` fails (say, the program reading your output has
 ///   quit), stop sending as well and return that error at once; never leave
 ///   the sending side blocked on a server that waits for you to read.
-/// - Otherwise an error on either side is returned too: receiving's first.
+/// - If reading `input` fails, half-close all the same, so that the server
+///   finishes and closes, and return that error; never leave the receiving
+///   side waiting for a server that waits for the rest of the input.
+/// - Any other error, on either side, is returned too; when both sides
+///   failed, receiving's error.
 pub fn round_trip<R, W>(stream: &TcpStream, input: R, output: W) -> io::Result<u64>
 where
     R: Read + Send,
