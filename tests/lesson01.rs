@@ -799,23 +799,7 @@ fn ex1_3_a_failed_send_is_an_error_even_when_the_reply_came() {
 
 #[test]
 fn ex1_3_the_narrated_demo_runs_to_the_end() {
-    let finished = support::run(BIN, &[], Vec::new());
-    let stdout = String::from_utf8_lossy(&finished.stdout);
-    let ended = match finished.status {
-        Some(status) => format!("It exited with {status}."),
-        None => format!(
-            "It was still running after {DEADLINE:?} and was killed: one of the exercises \
-             waits for something that never comes (the last step it printed says which)."
-        ),
-    };
-    assert!(
-        finished.status.is_some_and(|s| s.success())
-            && stdout.contains("Every echo came back intact"),
-        "`cargo run -p lesson01` (the demo) should run to the end. {ended}\n\
-         Its stdout:\n{stdout}\nIts stderr:\n{}\nRevisit: the exercise its stderr or its \
-         last step names",
-        finished.stderr
-    );
+    support::assert_demo_runs(BIN, &["Every echo came back intact"]);
 }
 
 // ------------------------------------------------------------------ given code

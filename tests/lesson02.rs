@@ -20,7 +20,7 @@ use lesson02::protocol::{MAX_LINE, Reply, respond};
 use lesson02::server::{last_words, session};
 use proptest::prelude::*;
 use socket2::{Domain, SockRef, Socket, Type};
-use support::{DEADLINE, Finished, Hint, Server, show, within};
+use support::{DEADLINE, Hint, Server, show, within};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lesson02");
 
@@ -449,18 +449,20 @@ fn ex2_1_any_split_of_valid_lines_reads_the_same() {
     read_line_is_written();
     // Lines of any characters (multi-byte ones too) but line ends, cut
     // anywhere — also in the middle of a character or of a "\r\n".
-    proptest!(properties(), |(
-        sent in prop::collection::vec("[^\r\n]{0,30}", 0..8),
-        crlf in any::<bool>(),
-        cuts in prop::collection::vec(any::<usize>(), 0..12),
-    )| {
-        let end = if crlf { "\r\n" } else { "\n" };
-        let bytes: Vec<u8> = sent.iter().flat_map(|l| format!("{l}{end}").into_bytes()).collect();
-        let got = read_all(BufReader::new(Chunks::cut(&bytes, &cuts)), 200, bytes.len());
-        prop_assert_eq!(
-            got, Outcome { lines: sent.clone(), error: None },
-            "\nthe lines {:?}, sent as {}, cut at {:?}\nRevisit: {}", sent, show(&bytes), cuts, EX2_1
-        );
+    support::property(EX2_1, || {
+        proptest!(properties(), |(
+            sent in prop::collection::vec("[^\r\n]{0,30}", 0..8),
+            crlf in any::<bool>(),
+            cuts in prop::collection::vec(any::<usize>(), 0..12),
+        )| {
+            let end = if crlf { "\r\n" } else { "\n" };
+            let bytes: Vec<u8> = sent.iter().flat_map(|l| format!("{l}{end}").into_bytes()).collect();
+            let got = read_all(BufReader::new(Chunks::cut(&bytes, &cuts)), 200, bytes.len());
+            prop_assert_eq!(
+                got, Outcome { lines: sent.clone(), error: None },
+                "\nthe lines {:?}, sent as {}, cut at {:?}\nRevisit: {}", sent, show(&bytes), cuts, EX2_1
+            );
+        });
     });
 }
 
@@ -478,20 +480,22 @@ fn ex2_1_arbitrary_bytes_give_what_the_contract_says_never_a_panic() {
         Just(0xff),
         any::<u8>()
     ];
-    proptest!(properties(), |(
-        bytes in prop::collection::vec(byte, 0..80),
-        cuts in prop::collection::vec(any::<usize>(), 0..12),
-        max in 0usize..12,
-    )| {
-        let got = read_all(BufReader::new(Chunks::cut(&bytes, &cuts)), max, bytes.len());
-        let expected = expected_outcome(&bytes, max);
-        prop_assert_eq!(
-            got.as_contracted(), expected,
-            "\nread_line(max = {}), called until it stops, on {} cut at {:?}: the left side \
-             is what it returned (the message of an error is shown for InvalidData only), \
-             the right what the contract says.\nRevisit: {}",
-            max, show(&bytes), cuts, EX2_1
-        );
+    support::property(EX2_1, || {
+        proptest!(properties(), |(
+            bytes in prop::collection::vec(byte, 0..80),
+            cuts in prop::collection::vec(any::<usize>(), 0..12),
+            max in 0usize..12,
+        )| {
+            let got = read_all(BufReader::new(Chunks::cut(&bytes, &cuts)), max, bytes.len());
+            let expected = expected_outcome(&bytes, max);
+            prop_assert_eq!(
+                got.as_contracted(), expected,
+                "\nread_line(max = {}), called until it stops, on {} cut at {:?}: the left side \
+                 is what it returned (the message of an error is shown for InvalidData only), \
+                 the right what the contract says.\nRevisit: {}",
+                max, show(&bytes), cuts, EX2_1
+            );
+        });
     });
 }
 
@@ -1598,15 +1602,6 @@ fn reference_line_server() -> SocketAddr {
     addr
 }
 
-/// How a program run by `support::run` ended, in words.
-fn how_it_ended(finished: &Finished) -> String {
-    match finished.status {
-        Some(status) if status.success() => "It exited successfully".to_string(),
-        Some(status) => format!("It failed ({status})"),
-        None => format!("It was still running after {DEADLINE:?}, and was killed"),
-    }
-}
-
 #[test]
 fn ex2_4_client_mode_sends_lines_and_prints_the_replies() {
     // The client reads the replies with your read_line.
@@ -1621,7 +1616,7 @@ fn ex2_4_client_mode_sends_lines_and_prints_the_replies() {
         "\n`lesson02 client {name}` with \"PING\\nECHO hi\\n\" on stdin, against a server that \
          answers each line with \"got <line>\".\nExpected: it prints {expected:?} and exits \
          successfully.\nGot:      {}, printing {}.\nIts stderr:\n{}\nRevisit: {EX2_4}\n",
-        how_it_ended(&finished),
+        finished.how_it_ended(),
         show(&finished.stdout),
         finished.stderr
     );
@@ -1644,7 +1639,7 @@ fn ex2_4_client_mode_explains_that_nothing_is_listening() {
         "\n`lesson02 client {addr}`, with nothing listening there.\nExpected: it fails, and \
          its stderr says {expected:?}.\nGot:      {}; missing from its stderr: {missing:?}\n\
          Its stderr:\n{}\nRevisit: {EX2_4}\n",
-        how_it_ended(&finished),
+        finished.how_it_ended(),
         finished.stderr
     );
 }
@@ -1667,23 +1662,19 @@ fn ex2_4_client_mode_reports_each_address_of_a_name() {
         "\n`lesson02 client {name}`, with nothing listening: {name} resolves to {addrs:?} \
          here, and every attempt should be reported in plain words.\nGot:      {}; missing \
          from its stderr: {missing:?}\nIts stderr:\n{}\nRevisit: {EX2_4}\n",
-        how_it_ended(&finished),
+        finished.how_it_ended(),
         finished.stderr
     );
 }
 
 #[test]
 fn ex2_4_the_narrated_demo_runs_to_the_end() {
-    let finished = support::run(BIN, &[], Vec::new());
-    let stdout = String::from_utf8_lossy(&finished.stdout);
-    assert!(
-        finished.status.is_some_and(|s| s.success())
-            && stdout.contains("got \"BYE\"")
-            && stdout.contains(&format!("cargo run -p lesson02{FEATURES} -- server")),
-        "\n`cargo run -p lesson02` (the demo) should run to the end.\n{}.\nIts stdout:\n{stdout}\n\
-         Its stderr:\n{}\nRevisit: the exercise its stderr names",
-        how_it_ended(&finished),
-        finished.stderr
+    support::assert_demo_runs(
+        BIN,
+        &[
+            "got \"BYE\"",
+            &format!("cargo run -p lesson02{FEATURES} -- server"),
+        ],
     );
 }
 

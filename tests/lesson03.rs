@@ -1785,16 +1785,12 @@ fn ex3_4_ping_shrugs_off_a_server_that_sends_garbage() {
 
 #[test]
 fn ex3_4_the_narrated_demo_runs_to_the_end() {
-    let finished = support::run(BIN, &[], Vec::new());
-    let stdout = String::from_utf8_lossy(&finished.stdout);
-    assert!(
-        finished.status.is_some_and(|s| s.success())
-            && stdout.contains("Try it yourself")
-            && stdout.contains(&format!("cargo run -p lesson03{FEATURES} -- server")),
-        "\n\n`cargo run -p lesson03` (the demo) should run to the end, and suggest \
-         `cargo run -p lesson03{FEATURES} -- server`.\nIts stdout:\n{stdout}\n\
-         Its stderr:\n{}\nRevisit: the exercise its stderr names\n",
-        finished.stderr
+    support::assert_demo_runs(
+        BIN,
+        &[
+            "Try it yourself",
+            &format!("cargo run -p lesson03{FEATURES} -- server"),
+        ],
     );
 }
 

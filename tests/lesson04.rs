@@ -465,25 +465,27 @@ fn ex4_2_any_header_is_judged_by_the_limit() {
     // One plain call first, so that an unfinished exercise fails here once
     // rather than in every case proptest tries.
     let _ = Decoder::new().frame_len([0; 4]);
-    proptest!(proptest_config(), |((header, limit) in header_and_limit())| {
-        let declared = u32::from_be_bytes(header) as usize;
-        let got = Decoder::with_max_frame_len(limit).frame_len(header);
-        let right = match &got {
-            Ok(n) => declared <= limit && *n == declared,
-            Err(e) => declared > limit && e.kind() == io::ErrorKind::InvalidData,
-        };
-        prop_assert!(
-            right,
-            "\nframe_len({}) with a limit of {limit}: the header declares {declared} bytes\n\
-             Expected: {}\nGot:      {}\nRevisit: {EX4_2}\n",
-            show(&header),
-            if declared <= limit {
-                format!("Ok({declared})")
-            } else {
-                "an InvalidData error".to_string()
-            },
-            kind_of(&got)
-        );
+    support::property(EX4_2, || {
+        proptest!(proptest_config(), |((header, limit) in header_and_limit())| {
+            let declared = u32::from_be_bytes(header) as usize;
+            let got = Decoder::with_max_frame_len(limit).frame_len(header);
+            let right = match &got {
+                Ok(n) => declared <= limit && *n == declared,
+                Err(e) => declared > limit && e.kind() == io::ErrorKind::InvalidData,
+            };
+            prop_assert!(
+                right,
+                "\nframe_len({}) with a limit of {limit}: the header declares {declared} bytes\n\
+                 Expected: {}\nGot:      {}\nRevisit: {EX4_2}\n",
+                show(&header),
+                if declared <= limit {
+                    format!("Ok({declared})")
+                } else {
+                    "an InvalidData error".to_string()
+                },
+                kind_of(&got)
+            );
+        });
     });
 }
 
@@ -739,26 +741,28 @@ fn ex4_3_decodes_many_frames_in_linear_time() {
 #[test]
 fn ex4_3_any_split_decodes_the_same() {
     support::needs(EX4_2, frame_len_works);
-    proptest!(proptest_config(), |(
-        payloads in vec(vec(any::<u8>(), 0..48), 0..8),
-        cuts in vec(any::<prop::sample::Index>(), 0..12),
-    )| {
-        let stream: Vec<u8> = payloads.iter().flat_map(|p| frame(p)).collect();
-        let chunks = split_at_points(&stream, &cuts);
-        let mut decoder = Decoder::new();
-        let decoded = decode_chunks(&mut decoder, &chunks);
-        let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
-        prop_assert!(
-            decoded.as_ref().is_ok_and(|d| *d == payloads) && decoder.buffered() == 0,
-            "\nframes {} sent as one stream, pushed in pieces of {sizes:?} bytes\n\
-             decoded: {} (and {} bytes left unread)\nRevisit: {EX4_3}\n",
-            show_frames(&payloads),
-            match &decoded {
-                Ok(frames) => show_frames(frames),
-                Err(e) => format!("Err({:?}: {e})", e.kind()),
-            },
-            decoder.buffered(),
-        );
+    support::property(EX4_3, || {
+        proptest!(proptest_config(), |(
+            payloads in vec(vec(any::<u8>(), 0..48), 0..8),
+            cuts in vec(any::<prop::sample::Index>(), 0..12),
+        )| {
+            let stream: Vec<u8> = payloads.iter().flat_map(|p| frame(p)).collect();
+            let chunks = split_at_points(&stream, &cuts);
+            let mut decoder = Decoder::new();
+            let decoded = decode_chunks(&mut decoder, &chunks);
+            let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
+            prop_assert!(
+                decoded.as_ref().is_ok_and(|d| *d == payloads) && decoder.buffered() == 0,
+                "\nframes {} sent as one stream, pushed in pieces of {sizes:?} bytes\n\
+                 decoded: {} (and {} bytes left unread)\nRevisit: {EX4_3}\n",
+                show_frames(&payloads),
+                match &decoded {
+                    Ok(frames) => show_frames(frames),
+                    Err(e) => format!("Err({:?}: {e})", e.kind()),
+                },
+                decoder.buffered(),
+            );
+        });
     });
 }
 
@@ -778,39 +782,41 @@ const FUZZ_LIMIT: usize = 1024;
 #[test]
 fn ex4_3_arbitrary_bytes_never_panic_or_overallocate() {
     support::needs(EX4_2, frame_len_works);
-    proptest!(proptest_config(), |(chunks in hostile_chunks())| {
-        let mut decoder = Decoder::with_max_frame_len(FUZZ_LIMIT);
-        let largest_push = chunks.iter().map(Vec::len).max().unwrap_or(0);
-        // Room for one maximal frame and one push, twice over for Vec's growth.
-        let bound = 2 * (HEADER_LEN + FUZZ_LIMIT + largest_push) + 64;
-        let (mut pushed, mut frames) = (0, 0);
-        'stream: for chunk in &chunks {
-            decoder.push(chunk);
-            pushed += chunk.len();
-            loop {
-                match decoder.next_frame() {
-                    Ok(Some(frame)) => prop_assert!(
-                        frame.len() <= FUZZ_LIMIT,
-                        "\na frame of {} bytes came out of a decoder limited to {FUZZ_LIMIT}.\n\
-                         Revisit: {EX4_3}\n", frame.len()
-                    ),
-                    Ok(None) => break,
-                    // A server closes the connection here; so do we.
-                    Err(_) => break 'stream,
+    support::property(EX4_3, || {
+        proptest!(proptest_config(), |(chunks in hostile_chunks())| {
+            let mut decoder = Decoder::with_max_frame_len(FUZZ_LIMIT);
+            let largest_push = chunks.iter().map(Vec::len).max().unwrap_or(0);
+            // Room for one maximal frame and one push, twice over for Vec's growth.
+            let bound = 2 * (HEADER_LEN + FUZZ_LIMIT + largest_push) + 64;
+            let (mut pushed, mut frames) = (0, 0);
+            'stream: for chunk in &chunks {
+                decoder.push(chunk);
+                pushed += chunk.len();
+                loop {
+                    match decoder.next_frame() {
+                        Ok(Some(frame)) => prop_assert!(
+                            frame.len() <= FUZZ_LIMIT,
+                            "\na frame of {} bytes came out of a decoder limited to {FUZZ_LIMIT}.\n\
+                             Revisit: {EX4_3}\n", frame.len()
+                        ),
+                        Ok(None) => break,
+                        // A server closes the connection here; so do we.
+                        Err(_) => break 'stream,
+                    }
+                    frames += 1;
+                    prop_assert!(
+                        frames <= pushed / HEADER_LEN,
+                        "\n{}\nRevisit: {EX4_3}\n", runaway(frames, pushed, "frames", "start")
+                    );
+                    prop_assert!(
+                        decoder.capacity() <= bound,
+                        "\nthe decoder (limit {FUZZ_LIMIT} bytes) has {} bytes allocated after \
+                         pushes of at most {largest_push} bytes; it should need at most {bound}.\n\
+                         Revisit: {EX4_3}\n", decoder.capacity()
+                    );
                 }
-                frames += 1;
-                prop_assert!(
-                    frames <= pushed / HEADER_LEN,
-                    "\n{}\nRevisit: {EX4_3}\n", runaway(frames, pushed, "frames", "start")
-                );
-                prop_assert!(
-                    decoder.capacity() <= bound,
-                    "\nthe decoder (limit {FUZZ_LIMIT} bytes) has {} bytes allocated after \
-                     pushes of at most {largest_push} bytes; it should need at most {bound}.\n\
-                     Revisit: {EX4_3}\n", decoder.capacity()
-                );
             }
-        }
+        });
     });
 }
 
@@ -1016,34 +1022,36 @@ fn ex4_4_binary_data_needs_escaping() {
 fn ex4_4_any_split_decodes_the_same() {
     // One plain call first: an unfinished exercise fails here, once.
     let _ = LineDecoder::new().next_line();
-    proptest!(proptest_config(), |(
-        lines in vec(vec(any::<u8>().prop_filter("no newline", |b| *b != b'\n'), 0..40), 0..8),
-        cuts in vec(any::<prop::sample::Index>(), 0..12),
-    )| {
-        let stream: Vec<u8> = lines.iter().flat_map(|l| [&l[..], b"\n"].concat()).collect();
-        let chunks = split_at_points(&stream, &cuts);
-        let mut decoder = LineDecoder::new();
-        let mut decoded = Ok(Vec::new());
-        let mut pushed = 0;
-        for chunk in &chunks {
-            decoder.push(chunk);
-            pushed += chunk.len();
-            decoded = take_lines(&mut decoder, pushed).map(|more| {
-                let mut all = decoded.unwrap_or_default();
-                all.extend(more);
-                all
-            });
-            if decoded.is_err() {
-                break;
+    support::property(EX4_4, || {
+        proptest!(proptest_config(), |(
+            lines in vec(vec(any::<u8>().prop_filter("no newline", |b| *b != b'\n'), 0..40), 0..8),
+            cuts in vec(any::<prop::sample::Index>(), 0..12),
+        )| {
+            let stream: Vec<u8> = lines.iter().flat_map(|l| [&l[..], b"\n"].concat()).collect();
+            let chunks = split_at_points(&stream, &cuts);
+            let mut decoder = LineDecoder::new();
+            let mut decoded = Ok(Vec::new());
+            let mut pushed = 0;
+            for chunk in &chunks {
+                decoder.push(chunk);
+                pushed += chunk.len();
+                decoded = take_lines(&mut decoder, pushed).map(|more| {
+                    let mut all = decoded.unwrap_or_default();
+                    all.extend(more);
+                    all
+                });
+                if decoded.is_err() {
+                    break;
+                }
             }
-        }
-        let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
-        prop_assert!(
-            matches!(&decoded, Ok(d) if *d == lines),
-            "\nlines {} pushed in pieces of {sizes:?} bytes\ndecoded: {}\nRevisit: {EX4_4}\n",
-            show_frames(&lines),
-            show_lines(&decoded),
-        );
+            let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
+            prop_assert!(
+                matches!(&decoded, Ok(d) if *d == lines),
+                "\nlines {} pushed in pieces of {sizes:?} bytes\ndecoded: {}\nRevisit: {EX4_4}\n",
+                show_frames(&lines),
+                show_lines(&decoded),
+            );
+        });
     });
 }
 
@@ -1052,43 +1060,45 @@ fn ex4_4_any_split_decodes_the_same() {
 #[test]
 fn ex4_4_arbitrary_bytes_never_overallocate() {
     let _ = LineDecoder::new().next_line();
-    proptest!(proptest_config(), |(
-        chunks in vec(vec(prop_oneof![9 => any::<u8>(), 1 => Just(b'\n')], 0..200), 0..24),
-    )| {
-        let limit = 64;
-        let mut decoder = LineDecoder::with_max_line_len(limit);
-        let largest_push = chunks.iter().map(Vec::len).max().unwrap_or(0);
-        let bound = 2 * (limit + 1 + largest_push) + 64;
-        let mut pushed = 0;
-        for chunk in &chunks {
-            decoder.push(chunk);
-            pushed += chunk.len();
-            let lines = take_lines(&mut decoder, pushed);
-            prop_assert!(
-                !matches!(&lines, Err(e) if e.to_string().starts_with("RUNAWAY")),
-                "\n{}\nRevisit: {EX4_4}\n", show_lines(&lines)
-            );
-            if let Ok(lines) = &lines {
-                let longest = lines.iter().map(Vec::len).max().unwrap_or(0);
+    support::property(EX4_4, || {
+        proptest!(proptest_config(), |(
+            chunks in vec(vec(prop_oneof![9 => any::<u8>(), 1 => Just(b'\n')], 0..200), 0..24),
+        )| {
+            let limit = 64;
+            let mut decoder = LineDecoder::with_max_line_len(limit);
+            let largest_push = chunks.iter().map(Vec::len).max().unwrap_or(0);
+            let bound = 2 * (limit + 1 + largest_push) + 64;
+            let mut pushed = 0;
+            for chunk in &chunks {
+                decoder.push(chunk);
+                pushed += chunk.len();
+                let lines = take_lines(&mut decoder, pushed);
                 prop_assert!(
-                    longest <= limit,
-                    "\na line of {longest} bytes came out of a decoder limited to {limit}.\n\
-                     Revisit: {EX4_4}\n"
+                    !matches!(&lines, Err(e) if e.to_string().starts_with("RUNAWAY")),
+                    "\n{}\nRevisit: {EX4_4}\n", show_lines(&lines)
                 );
+                if let Ok(lines) = &lines {
+                    let longest = lines.iter().map(Vec::len).max().unwrap_or(0);
+                    prop_assert!(
+                        longest <= limit,
+                        "\na line of {longest} bytes came out of a decoder limited to {limit}.\n\
+                         Revisit: {EX4_4}\n"
+                    );
+                }
+                prop_assert!(
+                    decoder.capacity() <= bound,
+                    "\nthe line decoder (limit {limit} bytes) has {} bytes allocated after pushes \
+                     of at most {largest_push} bytes; it should need at most {bound}. A line over \
+                     the limit is an error as soon as you can tell, before its \\n.\n\
+                     Revisit: {EX4_4}\n",
+                    decoder.capacity()
+                );
+                if lines.is_err() {
+                    // A server closes the connection here; so do we.
+                    break;
+                }
             }
-            prop_assert!(
-                decoder.capacity() <= bound,
-                "\nthe line decoder (limit {limit} bytes) has {} bytes allocated after pushes \
-                 of at most {largest_push} bytes; it should need at most {bound}. A line over \
-                 the limit is an error as soon as you can tell, before its \\n.\n\
-                 Revisit: {EX4_4}\n",
-                decoder.capacity()
-            );
-            if lines.is_err() {
-                // A server closes the connection here; so do we.
-                break;
-            }
-        }
+        });
     });
 }
 
@@ -2022,22 +2032,15 @@ fn ex4_5_the_books_python_script_works() {
 
 #[test]
 fn ex4_5_the_narrated_demo_runs_to_the_end() {
-    let finished = support::run(BIN, &[], Vec::new());
-    let stdout = String::from_utf8_lossy(&finished.stdout);
-    let expected = [
-        "in 1 read",
-        "all 6 frames are identical to what was sent",
-        "the line decoder took out 6 lines",
-        "echo_frames returned Ok(3)",
-        &format!("cargo run -p lesson04{FEATURES} -- server"),
-    ];
-    let missing: Vec<&&str> = expected.iter().filter(|e| !stdout.contains(**e)).collect();
-    assert!(
-        finished.status.is_some_and(|s| s.success()) && missing.is_empty(),
-        "\n`cargo run -p lesson04` (the demo) should run to the end; missing from its \
-         output: {missing:?}.\nIts stdout:\n{stdout}\nIts stderr:\n{}\nRevisit: the exercise \
-         its stderr names\n",
-        finished.stderr
+    support::assert_demo_runs(
+        BIN,
+        &[
+            "in 1 read",
+            "all 6 frames are identical to what was sent",
+            "the line decoder took out 6 lines",
+            "echo_frames returned Ok(3)",
+            &format!("cargo run -p lesson04{FEATURES} -- server"),
+        ],
     );
 }
 

@@ -46,6 +46,9 @@ pub fn quiet_panics() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
+            if hold(info) {
+                return;
+            }
             let message =
                 netlings_kit::panic_message(info).unwrap_or("(a panic without a message)");
             // Where the harness itself failed a test is of no interest to a
@@ -70,6 +73,68 @@ pub fn quiet_panics() {
             }
         }));
     });
+}
+
+thread_local! {
+    /// `Some` while [`property`] runs on this thread: the first panic it
+    /// meets (its message and place), held back rather than printed, with
+    /// the others.
+    static HELD: std::cell::RefCell<Option<Option<(String, String)>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Holds back `info` if a property is running on this thread; true if it did.
+fn hold(info: &std::panic::PanicHookInfo<'_>) -> bool {
+    HELD.with(|held| match &mut *held.borrow_mut() {
+        None => false,
+        Some(first) => {
+            if first.is_none() {
+                let message = netlings_kit::panic_message(info).unwrap_or("(no message)");
+                let place = info
+                    .location()
+                    .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                    .unwrap_or_default();
+                *first = Some((message.to_string(), place));
+            }
+            true
+        }
+    })
+}
+
+/// Runs a property test (a `proptest!` call) so that a panic in the
+/// exercise is shown once, not once for every input proptest tries while it
+/// looks for the smallest failing one — which buries the message under
+/// hundreds of copies. A `todo!()` is reported as itself.
+pub fn property(hint: Hint, test: impl FnOnce()) {
+    quiet_panics();
+    HELD.with(|held| *held.borrow_mut() = Some(None));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(test));
+    let first = HELD.with(|held| held.borrow_mut().take().flatten());
+    let Err(payload) = result else {
+        return;
+    };
+    let failure = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    match first {
+        Some((first, place)) if first.starts_with("not yet implemented") => {
+            panic!(
+                "\n\nIt panicked{place}:\n{first}\n\nRevisit: {hint}{}\n",
+                stuck(hint)
+            )
+        }
+        // The exercise panicked on some input; proptest then reported that.
+        Some((first, place)) if first != failure => panic!(
+            "\n\nIt panicked{place}, on the first input that failed:\n{first}\n\n\
+             {failure}\n\nRevisit: {hint}{}\n",
+            stuck(hint)
+        ),
+        // No panic in the exercise: proptest's own report says it all. (A
+        // new panic rather than resume_unwind, which would not print it.)
+        _ => panic!("{failure}"),
+    }
 }
 
 /// Starts `binary server 127.0.0.1:0 extra...` — a lesson's server on a port
@@ -612,6 +677,51 @@ pub struct Finished {
     pub status: Option<std::process::ExitStatus>,
     pub stdout: Vec<u8>,
     pub stderr: String,
+}
+
+impl Finished {
+    /// How the program ended, in words: "It exited successfully", "It failed
+    /// (exit status: 1)", "It was still running after 5s, and was killed".
+    pub fn how_it_ended(&self) -> String {
+        match self.status {
+            Some(status) if status.success() => "It exited successfully".to_string(),
+            Some(status) => format!("It failed ({status})"),
+            None => format!("It was still running after {DEADLINE:?}, and was killed"),
+        }
+    }
+}
+
+/// Runs a lesson's narrated demo (`cargo run -p lessonNN`, no arguments) and
+/// checks that it runs to the end and prints each of `expected`. The demo
+/// uses every exercise in order, so when it fails, its stderr or its last
+/// step names the place. Returns what it did, for more checks.
+pub fn assert_demo_runs(binary: &str, expected: &[&str]) -> Finished {
+    let finished = run(binary, &[], Vec::new());
+    let stdout = String::from_utf8_lossy(&finished.stdout).into_owned();
+    let missing: Vec<&&str> = expected.iter().filter(|e| !stdout.contains(**e)).collect();
+    if finished.status.is_some_and(|s| s.success()) && missing.is_empty() {
+        return finished;
+    }
+    let stopped_at = finished
+        .stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("exercise ") && l.contains(" — book §"));
+    let revisit = match stopped_at {
+        Some(exercise) => format!("{exercise} — the demo stopped there: write it first"),
+        None => "the demo uses the lesson's exercises in order; the last step it printed \
+                 shows how far it got, and the other failing tests say which exercise is \
+                 wrong"
+            .to_string(),
+    };
+    panic!(
+        "\n\nThe narrated demo (`cargo run` with no arguments) should run to the end.\n\
+         {}; missing from its output: {missing:?}.\n\nIts stdout:\n{}\nIts stderr:\n{}\n\
+         Revisit: {revisit}\n",
+        finished.how_it_ended(),
+        shown_log(&stdout),
+        shown_log(&finished.stderr)
+    )
 }
 
 /// Runs `binary args` with `stdin` as its standard input, to completion or
