@@ -296,11 +296,10 @@ fn ex4_1_writes_everything_when_each_write_takes_only_a_few_bytes() {
         result.is_ok() && written == expected,
         "\nwrite_frame of a 1000-byte payload to a writer that takes at most 3 bytes per \
          `write` call (it returns how many it took)\nExpected: all 1004 bytes of the frame\n\
-         Got:      {} bytes ({}), and {result:?}\n\
-         `write` may take only part of what you give it. What does `write_all` do?\n\
-         Revisit: {EX4_1}\n",
+         Got:      {} bytes ({}), and {result:?}\n{}\nRevisit: {EX4_1}\n",
         written.len(),
-        first_difference(&expected, &written)
+        first_difference(&expected, &written),
+        wrong_bytes_or_missing(&expected, &written),
     );
 }
 
@@ -315,16 +314,36 @@ fn ex4_1_retries_a_write_interrupted_by_a_signal() {
             (result, writer.written())
         },
     );
+    let expected = frame(b"interrupted");
+    let advice = if result.is_err() {
+        "An interrupted write is retried, not an error (`write_all` does that)."
+    } else {
+        wrong_bytes_or_missing(&expected, &written)
+    };
     assert!(
-        result.is_ok() && written == frame(b"interrupted"),
+        result.is_ok() && written == expected,
         "\nwrite_frame(b\"interrupted\") to a writer that takes 4 bytes per call and whose \
          1st and 3rd calls fail with ErrorKind::Interrupted (a signal arrived)\n\
-         Expected: the whole frame {}, and Ok(())\nGot:      {}, and {result:?}\n\
-         An interrupted write is retried, not an error (`write_all` does that).\n\
+         Expected: the whole frame {}, and Ok(())\nGot:      {}, and {result:?}\n{advice}\n\
          Revisit: {EX4_1}\n",
-        show(&frame(b"interrupted")),
-        show(&written)
+        support::hex(&expected),
+        support::hex(&written)
     );
+}
+
+/// What to look at when a frame came out wrong: its bytes (as many as
+/// expected, but others: the byte order?) or its length (some missing: a
+/// `write` whose count was ignored?).
+fn wrong_bytes_or_missing(expected: &[u8], written: &[u8]) -> &'static str {
+    if written.len() == expected.len() {
+        "All the bytes are there, but not the right ones: is the length written \
+         big-endian (to_be_bytes), most significant byte first?"
+    } else if written.len() < expected.len() {
+        "`write` may take only part of what you give it: its return value says how much. \
+         What does `write_all` do?"
+    } else {
+        "More bytes than the frame has: is something written twice?"
+    }
 }
 
 #[test]

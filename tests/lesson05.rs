@@ -18,14 +18,12 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use lesson05::frame::{FrameError, read_message};
 use lesson05::message::{
     BodyError, DELETE, ERROR, GET, MAX_KEY, NOT_FOUND, OK, Request, Response, SET, VALUE,
 };
 use lesson05::server::{MAX_ENTRIES, MAX_PENDING, Store, handle_connection};
 use lesson05::wire::{HEADER_LEN, HeaderError, MAGIC, MAX_BODY, RawHeader, VERSION};
-use predicates::prelude::*;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use socket2::SockRef;
@@ -1111,7 +1109,7 @@ fn ex5_4_answers_requests_that_arrive_together() {
         .collect();
     assert!(
         writes.len() == 2,
-        "\nThe answers were right, but they were written in {} writes of {writes:?} bytes.\n\
+        "\nThe answers were right, but they were written in {} write(s) of {writes:?} bytes.\n\
          Expected: 2 writes — the three answers to the requests that arrived together in \
          one, the fourth in another. Collect answers, and write them when no more requests \
          are buffered (reader.buffer() is empty): §5.4, \"Pipelining\".\nRevisit: {EX5_4}\n",
@@ -1805,12 +1803,7 @@ fn ex5_4_serves_over_ipv6() {
     // The client mode too: `lesson05 client [::1]:PORT get v6` (once this
     // connection has left: the server serves one client at a time).
     drop(conn);
-    Command::new(BIN)
-        .args(["client", &server.addr().to_string(), "get", "v6"])
-        .timeout(DEADLINE)
-        .assert()
-        .success()
-        .stdout("yes\n");
+    client_says(&server, &["get", "v6"], Ok("yes\n"));
 }
 
 #[test]
@@ -1834,35 +1827,43 @@ fn ex5_4_a_python_client_built_with_struct_pack_works() {
     }
 }
 
+/// Runs `lesson05 client ADDR args...` against `server` and checks that it
+/// succeeds and prints `Ok(stdout)`, or fails saying `Err(words)`.
+fn client_says(server: &Server, args: &[&str], expected: Result<&str, &str>) {
+    let addr = server.addr().to_string();
+    let mut all = vec!["client", addr.as_str()];
+    all.extend_from_slice(args);
+    let finished = support::run(BIN, &all, Vec::new());
+    let stdout = String::from_utf8_lossy(&finished.stdout);
+    let ok = match expected {
+        Ok(printed) => finished.status.is_some_and(|s| s.success()) && stdout == printed,
+        Err(words) => {
+            finished.status.is_some_and(|s| !s.success()) && finished.stderr.contains(words)
+        }
+    };
+    if !ok {
+        let wanted = match expected {
+            Ok(printed) => format!("succeed and print {printed:?}"),
+            Err(words) => format!("fail and say {words:?} on stderr"),
+        };
+        server.fail(&format!(
+            "`lesson05 {}` should {wanted}.\n{}; it printed {:?}, and on stderr:\n{}",
+            all.join(" "),
+            finished.how_it_ended(),
+            stdout,
+            finished.stderr
+        ));
+    }
+}
+
 #[test]
 fn ex5_4_client_mode_sets_gets_and_deletes() {
     let server = server(&[]);
-    let addr = server.addr().to_string();
-    let client = |args: &[&str]| {
-        let mut cmd = Command::new(BIN);
-        cmd.arg("client").arg(&addr).args(args).timeout(DEADLINE);
-        cmd
-    };
-    client(&["set", "greeting", "hello world"])
-        .assert()
-        .success()
-        .stdout("OK\n");
-    client(&["get", "greeting"])
-        .assert()
-        .success()
-        .stdout("hello world\n");
-    client(&["delete", "greeting"])
-        .assert()
-        .success()
-        .stdout("OK\n");
-    client(&["get", "greeting"])
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains("not found"));
-    client(&["get", ""])
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains("key is empty"));
+    client_says(&server, &["set", "greeting", "hello world"], Ok("OK\n"));
+    client_says(&server, &["get", "greeting"], Ok("hello world\n"));
+    client_says(&server, &["delete", "greeting"], Ok("OK\n"));
+    client_says(&server, &["get", "greeting"], Err("not found"));
+    client_says(&server, &["get", ""], Err("key is empty"));
 }
 
 #[test]

@@ -32,7 +32,7 @@ pub const MAX_BODY: u32 = 64 * 1024;
 
 // ANCHOR: raw_header
 /// A header's fields exactly as they were on the wire: nothing checked yet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct RawHeader {
     pub magic: [u8; 2],
     pub version: u8,
@@ -41,6 +41,24 @@ pub struct RawHeader {
     pub body_len: u32,
 }
 // ANCHOR_END: raw_header
+
+/// Shows the fields the way they look on the wire, in hex — `magic: 4e 4c
+/// ("NL"), id: 0x11223344` — rather than as decimal numbers that hide their
+/// bytes.
+impl fmt::Debug for RawHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [m0, m1] = self.magic;
+        write!(f, "RawHeader {{ magic: {m0:02x} {m1:02x}")?;
+        if self.magic.iter().all(|b| b.is_ascii_graphic()) {
+            write!(f, " ({:?})", String::from_utf8_lossy(&self.magic))?;
+        }
+        write!(
+            f,
+            ", version: {}, kind: 0x{:02x}, id: 0x{:08x}, body_len: {} (0x{:08x}) }}",
+            self.version, self.kind, self.id, self.body_len, self.body_len
+        )
+    }
+}
 
 // ANCHOR: header
 /// A header that passed [`RawHeader::validate`]: the right magic, a version we

@@ -599,6 +599,9 @@ impl Conn<'_> {
 /// Shows bytes readably: as a string when they are short text, else by size
 /// and first bytes.
 pub fn show(bytes: &[u8]) -> String {
+    // Called while a failing assertion builds its message, before Rust
+    // reports the panic: the report is then the harness's own.
+    quiet_panics();
     match std::str::from_utf8(bytes) {
         Ok(s) if bytes.len() <= 200 => format!("{s:?}"),
         _ if bytes.len() <= 64 => format!("{bytes:02x?}"),
@@ -609,6 +612,10 @@ pub fn show(bytes: &[u8]) -> String {
 /// Bytes in hex, as `xxd` shows them — `4e 4c 01 02` — for binary protocols,
 /// where [`show`] would print escapes; long runs are cut after 48 bytes.
 pub fn hex(bytes: &[u8]) -> String {
+    quiet_panics();
+    if bytes.is_empty() {
+        return "(no bytes)".to_string();
+    }
     let shown: Vec<String> = bytes.iter().take(48).map(|b| format!("{b:02x}")).collect();
     let more = if bytes.len() > 48 {
         format!(" … ({} bytes)", bytes.len())
@@ -621,6 +628,9 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Bytes that are not text: every value 0..=255, repeated, with a twist so
 /// that no 256-byte block equals the next.
 pub fn binary_bytes(len: usize) -> Vec<u8> {
+    // Called while a failing assertion builds its message, before Rust
+    // reports the panic: the report is then the harness's own.
+    quiet_panics();
     (0..len)
         .map(|i| (i as u8).wrapping_add((i / 256) as u8))
         .collect()
@@ -851,6 +861,9 @@ pub fn wait_until(mut condition: impl FnMut() -> bool) -> bool {
 /// Where `got` first differs from `expected`, in words: "first difference at
 /// byte 12", "300 bytes missing at the end", …
 pub fn first_difference(expected: &[u8], got: &[u8]) -> String {
+    // Called while a failing assertion builds its message, before Rust
+    // reports the panic: the report is then the harness's own.
+    quiet_panics();
     match expected.iter().zip(got).position(|(a, b)| a != b) {
         Some(i) => format!("first difference at byte {i}"),
         None if got.len() < expected.len() => {
