@@ -1855,33 +1855,6 @@ fn ex4_5_a_client_over_the_connection_limit_is_closed_at_once() {
     round_trip(&server, &mut fourth, b"room again");
 }
 
-/// Reads up to `n` bytes: `Ok` with what came before the end of the stream
-/// (or a reset), `Err` with what came before the read timed out.
-#[cfg(target_os = "linux")]
-fn read_echo(stream: &mut TcpStream, n: usize) -> Result<Vec<u8>, Vec<u8>> {
-    let mut got = vec![0u8; n];
-    let mut filled = 0;
-    while filled < n {
-        match stream.read(&mut got[filled..]) {
-            Ok(0) => break,
-            Ok(k) => filled += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                got.truncate(filled);
-                return Err(got);
-            }
-            Err(_) => break,
-        }
-    }
-    got.truncate(filled);
-    Ok(got)
-}
-
 #[cfg(target_os = "linux")]
 #[test]
 fn ex4_5_memory_stays_bounded_however_many_clients_send_large_frames() {
@@ -1910,7 +1883,7 @@ fn ex4_5_memory_stays_bounded_however_many_clients_send_large_frames() {
     let mut served = 0;
     for (i, client) in clients.iter_mut().enumerate() {
         let _ = client.stream.write_all(&bytes[bytes.len() - 1..]);
-        match read_echo(&mut client.stream, bytes.len()) {
+        match client.try_read_up_to(bytes.len()) {
             Ok(got) if got == bytes => served += 1,
             // Closed at once, over the limit (it may have echoed nothing).
             Ok(got) if got.is_empty() => {}

@@ -499,19 +499,42 @@ impl Conn<'_> {
 
     /// Reads until `n` bytes arrived, end of stream, or the deadline passed.
     pub fn read_up_to(&mut self, n: usize) -> Vec<u8> {
+        match self.try_read_up_to(n) {
+            Ok(got) | Err(got) => got,
+        }
+    }
+
+    /// Like [`Conn::read_up_to`], but tells how it ended: `Ok` with what
+    /// came when `n` bytes arrived or the stream ended (a reset too), `Err`
+    /// with what came when the server fell silent until the deadline.
+    pub fn try_read_up_to(&mut self, n: usize) -> Result<Vec<u8>, Vec<u8>> {
         let deadline = Instant::now() + DEADLINE;
         let mut got = vec![0u8; n];
         let mut filled = 0;
-        while filled < n && Instant::now() < deadline {
+        let mut silent = false;
+        while filled < n {
+            if Instant::now() >= deadline {
+                silent = true;
+                break;
+            }
             match self.stream.read(&mut got[filled..]) {
                 Ok(0) => break,
                 Ok(k) => filled += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    silent = true;
+                    break;
+                }
                 Err(_) => break,
             }
         }
         got.truncate(filled);
-        got
+        if silent { Err(got) } else { Ok(got) }
     }
 
     /// Reads one line (up to and including `\n`), or fails the test.
