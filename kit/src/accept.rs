@@ -62,7 +62,7 @@ pub fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
 /// the error concerned only one connection. Call it and try `accept` again.
 pub fn accept_failed(error: &io::Error) {
     let pause = !concerns_one_connection(error);
-    if let Some(repeats) = starts_a_burst() {
+    if let Some(repeats) = worth_a_line() {
         let pausing = if pause {
             format!("; pausing {} ms between tries", ACCEPT_PAUSE.as_millis())
         } else {
@@ -104,7 +104,7 @@ static BURST: Mutex<Option<Burst>> = Mutex::new(None);
 /// Records a failure. Returns `Some(n)` when it deserves a log line — the
 /// first of a burst (`n` = 0), or a reminder that `n` more failed since the
 /// last line — and `None` when it is better left unsaid.
-fn starts_a_burst() -> Option<u64> {
+fn worth_a_line() -> Option<u64> {
     let now = Instant::now();
     let mut burst = BURST.lock().unwrap_or_else(|e| e.into_inner());
     match burst.as_mut() {
