@@ -61,6 +61,18 @@ pub fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
 /// failures (not once per failure), and pauses for [`ACCEPT_PAUSE`] unless
 /// the error concerned only one connection. Call it and try `accept` again.
 pub fn accept_failed(error: &io::Error) {
+    if accept_failure_logged(error) {
+        thread::sleep(ACCEPT_PAUSE);
+    }
+}
+// ANCHOR_END: accept_failed
+
+/// What [`accept_failed`] does, without the pause, for a server that must
+/// not block: an event loop (lesson 9) or an async task (lesson 10). Logs
+/// the error once per burst and returns whether the server should stop
+/// accepting for [`ACCEPT_PAUSE`] — true unless the error concerned only one
+/// connection.
+pub fn accept_failure_logged(error: &io::Error) -> bool {
     let pause = !concerns_one_connection(error);
     if let Some(repeats) = worth_a_line() {
         let pausing = if pause {
@@ -74,11 +86,8 @@ pub fn accept_failed(error: &io::Error) {
         };
         eprintln!("accept failed: {error}{pausing}{again}");
     }
-    if pause {
-        thread::sleep(ACCEPT_PAUSE);
-    }
+    pause
 }
-// ANCHOR_END: accept_failed
 
 /// Errors about one would-be connection: the next `accept` may well succeed.
 fn concerns_one_connection(error: &io::Error) -> bool {

@@ -8,7 +8,7 @@
 mod accept;
 mod write_within;
 
-pub use accept::{ACCEPT_PAUSE, accept, accept_failed};
+pub use accept::{ACCEPT_PAUSE, accept, accept_failed, accept_failure_logged};
 pub use write_within::WriteWithin;
 
 use std::io::Write;

@@ -15,6 +15,8 @@
 // Each lesson's test file includes this module and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod chat;
+
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -186,6 +188,24 @@ impl Server {
         Server::spawn(&mut command, hint)
     }
 
+    /// Like [`Server::start_with_file_limit`], with the hard limit set too
+    /// (`ulimit -n`), for a program that raises its soft limit at start.
+    #[cfg(unix)]
+    pub fn start_with_hard_file_limit(
+        binary: &str,
+        args: &[&str],
+        files: u32,
+        hint: Hint,
+    ) -> Server {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+            .arg(binary)
+            .args(args);
+        Server::spawn(&mut command, hint)
+    }
+
     fn spawn(command: &mut Command, hint: Hint) -> Server {
         quiet_panics();
         let description = format!("{command:?}");
@@ -254,6 +274,19 @@ impl Server {
     /// Everything the server has written to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits for the process to exit by itself: its status, or `None` if it
+    /// is still running after [`DEADLINE`].
+    pub fn wait_for_exit(&self) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let status = self.child.lock().unwrap().try_wait().ok().flatten();
+            if status.is_some() || Instant::now() >= deadline {
+                return status;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Whether the process is still running.
