@@ -47,13 +47,22 @@ struct Member {
     id: u64,
     lines: Receiver<Line>,
     peer: TcpStream,
+    // What the client's two threads hold in the server: the socket stays
+    // open until someone shuts it down.
+    _threads_hold: Arc<TcpStream>,
 }
 
 fn join(chat: &mut Chat, queue: usize) -> Member {
     let (outbox, lines) = sync_channel(queue);
     let (server_end, peer) = socket_pair();
-    let id = chat.join(outbox, Arc::new(server_end));
-    Member { id, lines, peer }
+    let server_end = Arc::new(server_end);
+    let id = chat.join(outbox, Arc::clone(&server_end));
+    Member {
+        id,
+        lines,
+        peer,
+        _threads_hold: server_end,
+    }
 }
 
 /// Everything in a member's queue now, as text.
@@ -204,9 +213,10 @@ fn ex8_1_a_client_that_never_reads_is_dropped_and_the_room_goes_on() {
 fn ex8_2_writes_every_line_in_order_then_returns() {
     let (server_end, client) = socket_pair();
     let (outbox, lines) = sync_channel::<Line>(10_000);
-    let expected: String = (0..5000).map(|i| format!("line {i}\n")).collect();
+    let filler = "w".repeat(1000);
+    let expected: String = (0..5000).map(|i| format!("line {i} {filler}\n")).collect();
     for i in 0..5000 {
-        outbox.send(format!("line {i}\n").into()).unwrap();
+        outbox.send(format!("line {i} {filler}\n").into()).unwrap();
     }
     drop(outbox);
     let writer = thread::spawn(move || {
@@ -229,8 +239,8 @@ fn ex8_2_writes_every_line_in_order_then_returns() {
     if got != expected {
         fail(
             &format!(
-                "5,000 lines were queued, then the queue closed. Expected all of them on the \
-                 socket, in order; {}. Got {} bytes of {}.",
+                "5,000 lines of 1 KB were queued, then the queue closed. Expected all of them on \
+                 the socket, in order; {}. Got {} bytes of {}.",
                 support::first_difference(expected.as_bytes(), got.as_bytes()),
                 got.len(),
                 expected.len()

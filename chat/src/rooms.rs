@@ -29,6 +29,7 @@ pub type ClientId = u64;
 /// message to a room of a thousand is one allocation, not a thousand.
 pub type Line = Arc<str>;
 
+// ANCHOR: types
 /// Send `line` to client `to`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
@@ -57,6 +58,7 @@ pub enum Leaving {
     /// It was silent for longer than `--idle-secs`.
     Idle,
 }
+// ANCHOR_END: types
 
 #[derive(Debug)]
 struct Member {

@@ -1,7 +1,8 @@
 //! The reader thread: one per client, it reads the client's lines and hands
 //! each one to the shared chat.
 
-use std::io::{self, BufReader};
+use std::io::BufReader;
+use std::io::ErrorKind::{TimedOut, WouldBlock};
 use std::net::TcpStream;
 
 use netlings_chat::protocol::{IDLE_TIMEOUT, LINE_TOO_LONG};
@@ -43,12 +44,8 @@ pub fn serve_client(chat: &SharedChat, id: ClientId, stream: &TcpStream) -> Leav
                 return Leaving::Gone;
             }
             Ok(Next::End) => return Leaving::Gone,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
+            // A read timeout is `WouldBlock` on Unix, `TimedOut` on Windows.
+            Err(e) if matches!(e.kind(), WouldBlock | TimedOut) => {
                 lock(chat).tell(id, IDLE_TIMEOUT);
                 return Leaving::Idle;
             }

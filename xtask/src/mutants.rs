@@ -341,6 +341,8 @@ impl Scratch {
             "Cargo.lock",
             ".cargo",
             "kit",
+            "chat",
+            "tools",
             "lessons",
             "solutions",
             "tests",

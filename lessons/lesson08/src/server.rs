@@ -54,6 +54,7 @@ impl Server {
         })
     }
 
+    // ANCHOR: run
     /// Accepts clients until stopped, then says goodbye to every client and
     /// returns once their writer threads are done (or [`GOODBYE_TIME`] has
     /// passed).
@@ -75,7 +76,9 @@ impl Server {
         self.writers.wait_for_none(Instant::now() + GOODBYE_TIME);
         Ok(())
     }
+    // ANCHOR_END: run
 
+    // ANCHOR: start_client
     /// Joins a new client to the chat and starts its two threads.
     fn start_client(&self, stream: TcpStream) -> io::Result<()> {
         let (outbox, lines) = sync_channel(self.limits.queue_lines);
@@ -127,6 +130,7 @@ impl Server {
         }
         Ok(())
     }
+    // ANCHOR_END: start_client
 }
 // ANCHOR_END: server
 
@@ -138,6 +142,7 @@ pub struct Stopper {
 }
 
 impl Stopper {
+    // ANCHOR: stop
     /// Raises the flag, then connects to the server once: its accept loop
     /// is blocked in `accept`, and a connection is what wakes it up to see
     /// the flag.
@@ -155,6 +160,7 @@ impl Stopper {
             let _ = wake.shutdown(Shutdown::Both);
         }
     }
+    // ANCHOR_END: stop
 }
 
 /// Counts live threads, so that a stopping server can wait for them.
