@@ -47,7 +47,16 @@ fn run() -> anyhow::Result<()> {
             let listener =
                 TcpListener::bind(&addr).with_context(|| format!("could not bind {addr}"))?;
             netlings_kit::announce_listening(listener.local_addr()?);
-            let limits = limits.limits();
+            let mut limits = limits.limits();
+            let allowed = lesson08::server::most_clients_the_system_allows();
+            if let Some(most) = allowed.filter(|&most| limits.max_clients > most) {
+                eprintln!(
+                    "note: --max-clients {} lowered to {most}: two threads per client need \
+                     more memory mappings than /proc/sys/vm/max_map_count allows",
+                    limits.max_clients
+                );
+                limits.max_clients = most;
+            }
             // A socket per client: say so if the limit is lower.
             let needed = limits.max_clients as u64 + 16;
             if files < needed {

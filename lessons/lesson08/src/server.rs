@@ -25,6 +25,28 @@ pub const GOODBYE_TIME: Duration = Duration::from_millis(1500);
 /// clients mean 20,000 threads. (Rust's default is 2 MiB of address space.)
 pub const THREAD_STACK: usize = 64 * 1024;
 
+// ANCHOR: capacity
+/// How many clients this system lets the server give two threads each, if
+/// it can tell (Linux), before thread creation starts to fail.
+///
+/// The limit that bites first is not memory but the kernel's cap on memory
+/// *mappings* per process (`/proc/sys/vm/max_map_count`, 65,530 by
+/// default): each Rust thread takes four — its stack, the stack's guard
+/// page, and the same two for the small stack its stack-overflow handler
+/// runs on. Past the cap, `thread::spawn` fails, and so can any allocation.
+pub fn most_clients_the_system_allows() -> Option<usize> {
+    const MAPS_PER_CLIENT: usize = 2 * 4;
+    // Room for the program itself, its libraries and its heap.
+    const MAPS_FOR_THE_REST: usize = 2_000;
+    let max_maps: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(max_maps.saturating_sub(MAPS_FOR_THE_REST) / MAPS_PER_CLIENT)
+}
+// ANCHOR_END: capacity
+
 // ANCHOR: server
 /// A chat server, ready to run.
 pub struct Server {
