@@ -105,6 +105,11 @@ impl Server {
     fn start_client(&self, stream: TcpStream) -> io::Result<()> {
         let (outbox, lines) = sync_channel(self.limits.queue_lines);
         stream.set_read_timeout(Some(self.limits.idle))?;
+        // A chat's lines are small and wanted now: without this, Nagle's
+        // algorithm holds a small write back until the client has
+        // acknowledged the previous one (lesson 2). The writer thread
+        // already sends what is queued together.
+        stream.set_nodelay(true)?;
         // One socket, shared by the chat and the client's two threads: `&TcpStream`
         // reads and writes, so no clone of the file descriptor is needed.
         let stream = Arc::new(stream);
