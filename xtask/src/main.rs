@@ -1,9 +1,11 @@
 //! The course's own commands. Learners: `progress` and `hint`. Maintainers
 //! and CI: `verify` and `mutants`. mdBook: `book-preprocessor`. All of them
-//! read the course from its files (see course.rs).
+//! read the course from its files (see course.rs). Part III's `compare`
+//! measures its three servers under load (see compare.rs).
 
 mod book;
 mod cargo;
+mod compare;
 mod course;
 mod hints;
 mod mutants;
@@ -20,6 +22,10 @@ for learners:
   progress          which exercises you have done, and what to do next
   hint N.k          the next hint for exercise N.k: first the idea, then the calls
                     that help, last nearly the code (`hint N.k 2` shows hint 2 again)
+  compare           Part III's servers (threads, mio, tokio) under the same load on
+                    this machine: tables, and CSV files and plots in book/src/compare/;
+                    [--lessons 8,9,10] [--clients 10,100,1000,10000] [--duration S]
+                    [--idle-clients N] [--hostile] [--quick] (a short smoke run)
 
 for maintainers and CI:
   verify [lessonNN] check the whole course (or one lesson, without the book): solutions pass every test, every
@@ -43,6 +49,7 @@ fn main() -> ExitCode {
         Some("mutants") => mutants::run(&root, rest),
         Some("book-preprocessor") => book::run(&root, rest),
         Some("stub") => stub::run(&root, rest),
+        Some("compare") => compare::run(&root, rest),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -16,10 +16,12 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 
-use crate::config::{Config, room_name};
+use crate::config::{Config, Protocol, room_name};
 use crate::connection::{Connection, describe};
+use crate::hostile;
 use crate::payload::{Incoming, Payload};
 use crate::tally::Tally;
+use crate::tokio_example;
 
 /// How long connecting, the welcome and joining may take, together.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,6 +34,9 @@ pub struct Shared {
     pub tally: Tally,
     /// Randomly seeded once per run: gives each client its random phase.
     pub seed: std::hash::RandomState,
+    /// What became of the hostile peers (`--sleepers`, `--slowloris`).
+    pub sleepers: hostile::Count,
+    pub slowloris: hostile::Count,
 }
 
 /// Where the run is; the orchestrator announces each change to every
@@ -57,7 +62,13 @@ pub async fn run(
 ) {
     let tally = &shared.tally;
     let room = shared.config.room_of(id);
-    let connection = match timeout(JOIN_TIMEOUT, join(shared.addr, room)).await {
+    let joining = async {
+        match shared.config.protocol {
+            Protocol::Netlings => join(shared.addr, room).await,
+            Protocol::TokioExample => tokio_example::join(shared.addr, id).await,
+        }
+    };
+    let connection = match timeout(JOIN_TIMEOUT, joining).await {
         Ok(Ok(connection)) => connection,
         Ok(Err(why)) => return failed(tally, &why, &joined),
         Err(_) => return failed(tally, "timed out", &joined),
@@ -70,6 +81,7 @@ pub async fn run(
         room,
         shared: &shared,
         connection,
+        interval: shared.config.interval(),
         send_until: None,
         done_sending: false,
         seq: 0,
@@ -87,14 +99,21 @@ fn failed(tally: &Tally, why: &str, joined: &mpsc::UnboundedSender<bool>) {
     let _ = joined.send(false);
 }
 
-/// Connects, reads the welcome, joins room `room` and waits for the
-/// server's confirmation. The error is the reason, as the report shows it.
-async fn join(addr: SocketAddr, room: u32) -> Result<Connection, String> {
+/// Opens a connection to the server. The error is the reason, as the
+/// report shows it.
+pub async fn connect(addr: SocketAddr) -> Result<Connection, String> {
     let stream = TcpStream::connect(addr).await.map_err(|e| describe(&e))?;
     // Our lines are small and we time them: do not let Nagle's algorithm
     // hold one back while an earlier one is unacknowledged.
     stream.set_nodelay(true).map_err(|e| describe(&e))?;
-    let mut connection = Connection::new(stream);
+    Ok(Connection::new(stream))
+}
+
+/// Connects, reads the welcome, joins room `room` and waits for the
+/// server's confirmation (the course's protocol; for tokio's example, see
+/// `tokio_example::join`).
+async fn join(addr: SocketAddr, room: u32) -> Result<Connection, String> {
+    let mut connection = connect(addr).await?;
 
     let room = room_name(room);
     let confirmation = format!("you joined {room} (");
@@ -130,6 +149,8 @@ struct Client<'a> {
     room: u32,
     shared: &'a Shared,
     connection: Connection,
+    /// Between two messages; `None` at `--rate 0`, when clients only idle.
+    interval: Option<Duration>,
     /// Until when this client sends: set when the sending phase begins,
     /// cleared after its last message.
     send_until: Option<Instant>,
@@ -158,12 +179,15 @@ impl Client<'_> {
                     match *phase.borrow_and_update() {
                         Phase::Joining => {}
                         Phase::Sending { start, end } => {
-                            let first = start + self.random_phase();
-                            if first < end {
-                                self.send_until = Some(end);
-                                next_send.as_mut().reset(first);
-                            } else {
-                                self.done_sending();
+                            let first = self.interval.map(|i| start + self.random_phase(i));
+                            match first {
+                                Some(first) if first < end => {
+                                    self.send_until = Some(end);
+                                    next_send.as_mut().reset(first);
+                                }
+                                // Its first message would come after the
+                                // end, or it only idles (--rate 0).
+                                _ => self.done_sending(),
                             }
                         }
                         Phase::Stopping => return Ok(()),
@@ -178,9 +202,10 @@ impl Client<'_> {
                     self.send().await?;
                     // Keep to the schedule; if this task fell behind (the
                     // tool itself is overloaded), send the next one now
-                    // rather than a burst of catch-up messages.
-                    let now = Instant::now();
-                    let next = (next_send.deadline() + self.shared.config.interval()).max(now);
+                    // rather than a burst of catch-up messages. (Only a
+                    // client with an interval ever sets `send_until`.)
+                    let interval = self.interval.unwrap_or_default();
+                    let next = (next_send.deadline() + interval).max(Instant::now());
                     if self.send_until.is_some_and(|end| next < end) {
                         next_send.as_mut().reset(next);
                     } else {
@@ -193,11 +218,11 @@ impl Client<'_> {
 
     /// Where in its interval this client sends: random, so that clients
     /// that joined at the same moment do not all send at the same moment.
-    fn random_phase(&self) -> Duration {
+    fn random_phase(&self, interval: Duration) -> Duration {
         let random = self.shared.seed.hash_one(self.id);
         // The top 53 bits make a uniform f64 in [0, 1).
         let fraction = (random >> 11) as f64 / (1u64 << 53) as f64;
-        self.shared.config.interval().mul_f64(fraction)
+        interval.mul_f64(fraction)
     }
 
     /// Stops sending, and tells the tally once (every joined client is
@@ -236,7 +261,11 @@ impl Client<'_> {
         let config = &self.shared.config;
         let tally = &self.shared.tally;
         while let Some(line) = self.connection.next_line().map_err(|e| describe(&e))? {
-            match Incoming::classify(line) {
+            let incoming = match config.protocol {
+                Protocol::Netlings => Incoming::classify(line),
+                Protocol::TokioExample => tokio_example::classify(line),
+            };
+            match incoming {
                 // Others joining and leaving; nothing to measure.
                 Incoming::Notice(_) => {}
                 // `! too slow` and the like; the close that follows is

@@ -1,5 +1,6 @@
 //! What to run, as the command line says it: how many clients, in rooms of
-//! how many, sending how fast, for how long.
+//! how many, sending how fast, for how long, in which protocol (see
+//! `tokio_example`) — and how many hostile peers beside them (see `hostile`).
 
 use std::time::Duration;
 
@@ -18,11 +19,14 @@ pub struct Config {
     pub room_size: u32,
 
     /// Messages per second each client sends; may be fractional (0.5 is one
-    /// message every two seconds).
+    /// message every two seconds). 0: the clients connect, join and stay
+    /// idle (reading) for --duration, to measure what an idle connection
+    /// costs the server.
     #[arg(long, value_parser = rate)]
     pub rate: f64,
 
-    /// Seconds of sending that are measured (fractions allowed).
+    /// Seconds of sending that are measured (fractions allowed); with
+    /// --rate 0, seconds of idling.
     #[arg(long, value_parser = positive_seconds)]
     pub duration: Duration,
 
@@ -39,9 +43,61 @@ pub struct Config {
     /// Print the report as one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Hostile peers, not measured: clients that join room r0, never read,
+    /// and keep asking for /help so that the server has plenty to queue.
+    #[arg(long, default_value_t = 0)]
+    pub sleepers: u32,
+
+    /// Hostile peers, not measured: clients that send the start of a line,
+    /// then a byte a second, and never finish it.
+    #[arg(long, default_value_t = 0)]
+    pub slowloris: u32,
+
+    /// The protocol the server speaks.
+    #[arg(long, value_enum, default_value_t = Protocol::Netlings)]
+    pub protocol: Protocol,
+}
+
+/// `--protocol`: what the clients say to join, and how they read the server.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// The course's chat: rooms, `/join`, `* ` notices and `! ` errors.
+    Netlings,
+    /// That of tokio's chat example (examples/chat.rs in tokio's
+    /// repository): a username first, then one room for everyone, so
+    /// --room-size must equal --clients.
+    TokioExample,
+}
+
+impl Protocol {
+    /// Its name on the command line, for the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Netlings => "netlings",
+            Protocol::TokioExample => "tokio-example",
+        }
+    }
 }
 
 impl Config {
+    /// What the command line cannot check flag by flag.
+    pub fn check(&self) -> Result<(), String> {
+        if self.protocol == Protocol::TokioExample {
+            if self.room_size != self.clients {
+                return Err(format!(
+                    "with --protocol tokio-example everyone is in one room: \
+                     --room-size must equal --clients ({}), not {}",
+                    self.clients, self.room_size
+                ));
+            }
+            if self.sleepers > 0 || self.slowloris > 0 {
+                return Err("--sleepers and --slowloris speak the netlings protocol only".into());
+            }
+        }
+        Ok(())
+    }
+
     /// The room client `client` joins.
     pub fn room_of(&self, client: u32) -> u32 {
         client / self.room_size
@@ -52,9 +108,17 @@ impl Config {
         self.clients.div_ceil(self.room_size)
     }
 
-    /// The time between two messages of one client.
-    pub fn interval(&self) -> Duration {
-        Duration::from_secs_f64(1.0 / self.rate)
+    /// The time between two messages of one client; `None` at rate 0,
+    /// when the clients only idle.
+    pub fn interval(&self) -> Option<Duration> {
+        (self.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / self.rate))
+    }
+
+    /// Every connection the tool opens: the clients and the hostile peers.
+    pub fn connections(&self) -> u32 {
+        self.clients
+            .saturating_add(self.sleepers)
+            .saturating_add(self.slowloris)
     }
 }
 
@@ -69,10 +133,10 @@ fn rate(text: &str) -> Result<f64, String> {
         .map_err(|_| format!("{text:?} is not a number"))?;
     // A thousand messages a second per client is already more than one
     // client of a chat ever sends; the bound keeps the interval meaningful.
-    if rate > 0.0 && rate <= 1000.0 {
+    if (0.0..=1000.0).contains(&rate) {
         Ok(rate)
     } else {
-        Err("the rate must be more than 0 and at most 1000 messages per second".into())
+        Err("the rate must be from 0 (idle) to 1000 messages per second".into())
     }
 }
 
@@ -117,10 +181,44 @@ mod tests {
         assert_eq!(config.room_of(4), 0);
         assert_eq!(config.room_of(5), 1);
         assert_eq!(config.room_of(10), 2);
-        assert_eq!(config.interval(), Duration::from_secs(2));
+        assert_eq!(config.interval(), Some(Duration::from_secs(2)));
         assert_eq!(config.batch, 100);
         assert_eq!(config.warmup, Duration::ZERO);
         assert_eq!(room_name(2), "r2");
+        assert_eq!(config.connections(), 11);
+        assert_eq!(config.protocol, Protocol::Netlings);
+        assert_eq!(config.check(), Ok(()));
+    }
+
+    #[test]
+    fn tokio_example_has_one_room_and_no_hostile_peers() {
+        let one_room = "127.0.0.1:1 --clients 9 --room-size 9 --rate 1 --duration 1";
+        let config = parse(&format!("{one_room} --protocol tokio-example")).unwrap();
+        assert_eq!(config.protocol, Protocol::TokioExample);
+        assert_eq!(config.check(), Ok(()));
+        for refused in [
+            "127.0.0.1:1 --clients 9 --room-size 3 --rate 1 --duration 1",
+            &format!("{one_room} --sleepers 1"),
+            &format!("{one_room} --slowloris 1"),
+        ] {
+            let config = parse(&format!("{refused} --protocol tokio-example")).unwrap();
+            assert!(config.check().is_err(), "{refused}");
+        }
+        assert!(parse(&format!("{one_room} --protocol tokio")).is_err());
+        for protocol in [Protocol::Netlings, Protocol::TokioExample] {
+            let args = format!("{one_room} --protocol {}", protocol.name());
+            assert_eq!(parse(&args).unwrap().protocol, protocol);
+        }
+    }
+
+    #[test]
+    fn rate_zero_idles_and_hostile_peers_add_connections() {
+        let config = parse(
+            "127.0.0.1:1 --clients 10 --room-size 5 --rate 0 --duration 1 --sleepers 1 --slowloris 100",
+        )
+        .unwrap();
+        assert_eq!(config.interval(), None);
+        assert_eq!(config.connections(), 111);
     }
 
     #[test]
@@ -128,7 +226,7 @@ mod tests {
         for args in [
             "a --clients 0 --room-size 5 --rate 1 --duration 1",
             "a --clients 1 --room-size 0 --rate 1 --duration 1",
-            "a --clients 1 --room-size 1 --rate 0 --duration 1",
+            "a --clients 1 --room-size 1 --rate 1001 --duration 1",
             "a --clients 1 --room-size 1 --rate -1 --duration 1",
             "a --clients 1 --room-size 1 --rate 1 --duration -1",
             "a --clients 1 --room-size 1 --rate 1 --duration x",

@@ -6,7 +6,7 @@
 //! | field | meaning |
 //! | --- | --- |
 //! | `addr` | the server's address, as given |
-//! | `clients`, `room_size`, `rate`, `duration_secs`, `warmup_secs`, `batch` | the command line |
+//! | `clients`, `room_size`, `rate`, `duration_secs`, `warmup_secs`, `batch`, `protocol` | the command line |
 //! | `connected` | clients that joined their room |
 //! | `connect_failures` | clients that did not: a number |
 //! | `connect_failure_reasons` | the same by reason: `{"refused": 3, "server full": 97}` |
@@ -22,13 +22,15 @@
 //! | `send_secs` | how long the measured sending lasted (shorter than `duration_secs` if cut short) |
 //! | `elapsed_secs` | the whole run, from start to report |
 //! | `note` | why the run ended early, or `null` |
+//! | `sleepers`, `slowloris` | the hostile peers (see `hostile`): `{"asked", "connected", "closed"}`, `closed` counting those the server closed before the end |
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde_json::json;
 
-use crate::config::Config;
+use crate::config::{Config, Protocol};
+use crate::hostile::Outcome;
 use crate::tally::{Counts, Latency};
 
 #[derive(Debug, Clone)]
@@ -42,6 +44,8 @@ pub struct Report {
     pub send_secs: f64,
     pub elapsed_secs: f64,
     pub note: Option<String>,
+    pub sleepers: Outcome,
+    pub slowloris: Outcome,
 }
 
 impl Report {
@@ -67,6 +71,7 @@ impl Report {
             "duration_secs": c.duration.as_secs_f64(),
             "warmup_secs": c.warmup.as_secs_f64(),
             "batch": c.batch,
+            "protocol": c.protocol.name(),
             "connected": self.counts.joined,
             "connect_failures": self.failures.values().sum::<u64>(),
             "connect_failure_reasons": self.failures,
@@ -84,6 +89,8 @@ impl Report {
             "send_secs": self.send_secs,
             "elapsed_secs": self.elapsed_secs,
             "note": self.note,
+            "sleepers": hostile_json(self.sleepers),
+            "slowloris": hostile_json(self.slowloris),
         })
     }
 
@@ -100,8 +107,12 @@ impl Report {
         } else {
             format!(" after {} s of warm-up", c.warmup.as_secs_f64())
         };
+        let protocol = match c.protocol {
+            Protocol::Netlings => "",
+            Protocol::TokioExample => " (tokio's chat example)",
+        };
         let title = format!(
-            "chat load on {}: {} clients in rooms of {}, {} msg/s each, for {} s{warmup}",
+            "chat load on {}{protocol}: {} clients in rooms of {}, {} msg/s each, for {} s{warmup}",
             c.addr,
             c.clients,
             c.room_size,
@@ -139,11 +150,26 @@ impl Report {
                 self.send_secs, self.elapsed_secs
             ),
         );
+        for (name, peers) in [("sleepers", self.sleepers), ("slowloris", self.slowloris)] {
+            if peers.asked > 0 {
+                row(
+                    name,
+                    format!(
+                        "{} of {} connected, {} closed by the server",
+                        peers.connected, peers.asked, peers.closed
+                    ),
+                );
+            }
+        }
         if let Some(note) = &self.note {
             row("note", note.clone());
         }
         format!("{title}\n{out}")
     }
+}
+
+fn hostile_json(peers: Outcome) -> serde_json::Value {
+    json!({"asked": peers.asked, "connected": peers.connected, "closed": peers.closed})
 }
 
 /// `3 (refused 1, server full 2)`, or `0`.
@@ -180,6 +206,9 @@ mod tests {
                 batch: 100,
                 warmup: Duration::ZERO,
                 json: false,
+                sleepers: 1,
+                slowloris: 0,
+                protocol: Protocol::Netlings,
             },
             counts: Counts {
                 joined: 9,
@@ -201,6 +230,12 @@ mod tests {
             send_secs: 1.0,
             elapsed_secs: 1.2,
             note: None,
+            sleepers: Outcome {
+                asked: 1,
+                connected: 1,
+                closed: 1,
+            },
+            slowloris: Outcome::default(),
         }
     }
 
@@ -218,6 +253,11 @@ mod tests {
             "{table}"
         );
         assert!(table.contains("errors               0\n"), "{table}");
+        assert!(
+            table.contains("sleepers             1 of 1 connected, 1 closed by the server"),
+            "{table}"
+        );
+        assert!(!table.contains("slowloris"), "none asked: {table}");
     }
 
     #[test]
@@ -228,6 +268,8 @@ mod tests {
         assert_eq!(json["connect_failure_reasons"]["refused"], 1);
         assert_eq!(json["latency_us"]["p99"], 1_500);
         assert_eq!(json["deliveries_per_sec"], 64.0);
+        assert_eq!(json["sleepers"]["closed"], 1);
+        assert_eq!(json["slowloris"]["asked"], 0);
         let documented = include_str!("report.rs");
         for field in json.as_object().unwrap().keys() {
             assert!(

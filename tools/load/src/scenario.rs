@@ -4,6 +4,12 @@
 //! Every phase has a deadline. A server that dies shows up as disconnected
 //! clients and ends the run early; one that stalls shows up as timeouts and
 //! lost deliveries; either way the tool reports and exits.
+//!
+//! When the connecting is over, one line on stderr says so:
+//! `netlings-load: 1000 of 1000 clients joined in 0.81 s; sending for 10 s`
+//! (`idling` at `--rate 0`). A script that measures the server while the
+//! clients are all connected (`cargo xtask compare` reads its memory) waits
+//! for the ` joined in ` of that line.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +24,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until, timeout, t
 use crate::client::{self, JOIN_TIMEOUT, Phase, Shared};
 use crate::config::Config;
 use crate::connection::WRITE_TIMEOUT;
+use crate::hostile;
 use crate::report::Report;
 use crate::tally::{Counts, Tally};
 
@@ -41,16 +48,27 @@ pub async fn run(config: Config, origin: std::time::Instant) -> anyhow::Result<R
         tally: Tally::new(origin, config.rooms()),
         config,
         seed: std::hash::RandomState::new(),
+        sleepers: hostile::Count::default(),
+        slowloris: hostile::Count::default(),
     });
     let tally = &shared.tally;
     let (phase, phase_rx) = watch::channel(Phase::Joining);
     let mut clients = JoinSet::new();
     let bar = progress_bar(u64::from(shared.config.clients), "connecting");
 
+    // 0. The hostile peers first, so that they are there all along.
+    hostile::start(&shared, &phase_rx, &mut clients).await;
+
     // 1. Connect and join, a batch at a time.
     let connecting = Instant::now();
     let mut note = connect(&shared, &phase_rx, &mut clients, &bar).await;
     let connect_secs = connecting.elapsed().as_secs_f64();
+    bar.suspend(|| {
+        eprintln!(
+            "netlings-load: {}",
+            joined(&shared.config, tally, connect_secs)
+        )
+    });
 
     // 2. Send: warm-up, then the measured duration.
     let start = Instant::now();
@@ -94,7 +112,10 @@ pub async fn run(config: Config, origin: std::time::Instant) -> anyhow::Result<R
     let send_secs = stopped_at
         .saturating_duration_since(measured_from)
         .as_secs_f64();
+    let config = &shared.config;
     Ok(Report {
+        sleepers: shared.sleepers.outcome(config.sleepers),
+        slowloris: shared.slowloris.outcome(config.slowloris),
         counts: tally.counts(),
         failures: tally.failures(),
         connect_secs,
@@ -203,6 +224,21 @@ async fn wait_until(deadline: Instant, bar: &ProgressBar, mut done: impl FnMut()
         tick.tick().await;
         bar.tick();
     }
+}
+
+/// The line that ends the connecting (see the module's doc).
+fn joined(config: &Config, tally: &Tally, connect_secs: f64) -> String {
+    let doing = if config.interval().is_some() {
+        "sending"
+    } else {
+        "idling"
+    };
+    format!(
+        "{} of {} clients joined in {connect_secs:.2} s; {doing} for {} s",
+        tally.counts().joined,
+        config.clients,
+        config.duration.as_secs_f64()
+    )
 }
 
 fn progress(counts: &Counts) -> String {
