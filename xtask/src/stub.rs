@@ -107,9 +107,12 @@ pub fn stub(solution: &str) -> Result<String> {
 
 fn is_fn_start(line: &str) -> bool {
     let line = line.trim_start();
-    ["fn ", "pub fn ", "pub(crate) fn "]
-        .iter()
-        .any(|p| line.starts_with(p))
+    let line = line
+        .strip_prefix("pub(crate) ")
+        .or_else(|| line.strip_prefix("pub "))
+        .unwrap_or(line);
+    let line = line.strip_prefix("async ").unwrap_or(line);
+    line.starts_with("fn ")
 }
 
 /// The parameter names of a function signature, `self` left out:
@@ -281,6 +284,14 @@ impl X {
             parameters("fn f(addrs: impl ToSocketAddrs, t: Duration) {"),
             ["addrs", "t"]
         );
+    }
+
+    #[test]
+    fn stubs_an_async_exercise() {
+        let solution =
+            "/// Exercise 10.2: x — book §10.2.\npub async fn f(a: u8) -> u8 {\n    a.await\n}\n";
+        let expected = "/// Exercise 10.2: x — book §10.2.\npub async fn f(a: u8) -> u8 {\n    let _ = a; // unused until you write the function\n    todo!(\"exercise 10.2: x — book §10.2\")\n}\n";
+        assert_eq!(stub(solution).unwrap(), expected);
     }
 
     #[test]
