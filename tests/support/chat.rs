@@ -30,7 +30,8 @@ impl<'a> Client<'a> {
     /// Connects and reads the welcome; the client is then `guestN`.
     pub fn connect(server: &'a Server) -> Client<'a> {
         let mut client = Client::connect_quietly(server);
-        let welcome = client.line();
+        client.name = "the new client".to_string();
+        let welcome = client.welcome();
         let name = welcome.strip_prefix("* welcome, ").and_then(|rest| {
             rest.strip_suffix(": /nick NAME to choose a name, /help for commands")
         });
@@ -44,6 +45,22 @@ impl<'a> Client<'a> {
         client
     }
 
+    /// The welcome line, or a failure that says what a missing welcome
+    /// usually means.
+    fn welcome(&mut self) -> String {
+        match self.try_line() {
+            Ok(line) => line,
+            Err(why) => self.fail(&format!(
+                "A new client connected and waited for its welcome; got {why}.\n\
+                 The server accepted the connection (or the kernel did, into the backlog) but \
+                 never welcomed it. If the clients before it were welcomed, something is \
+                 blocking the server where it joins a new client: a lock on the chat held by \
+                 a thread or task that is waiting (in a read, or in a send to a full queue), \
+                 or an accept loop that is not running."
+            )),
+        }
+    }
+
     /// Connects without reading anything.
     pub fn connect_quietly(server: &'a Server) -> Client<'a> {
         let stream = server.connect().stream;
@@ -53,7 +70,7 @@ impl<'a> Client<'a> {
         let _ = stream.set_nodelay(true);
         Client {
             server,
-            name: "(not welcomed yet)".to_string(),
+            name: "a client not welcomed yet".to_string(),
             writer: stream.try_clone().expect("try_clone"),
             reader: BufReader::new(stream),
             transcript: Vec::new(),
@@ -157,7 +174,10 @@ impl<'a> Client<'a> {
 
     /// Fails the test with `what`, this client's transcript, and the server's log.
     pub fn fail(&self, what: &str) -> ! {
-        let shown: Vec<&str> = self.transcript.iter().map(String::as_str).collect();
+        let mut shown: Vec<&str> = self.transcript.iter().map(String::as_str).collect();
+        if shown.is_empty() {
+            shown.push("(nothing sent or received yet)");
+        }
         let from = shown.len().saturating_sub(12);
         self.server.fail(&format!(
             "{what}\n\n{}'s conversation so far{}:\n    {}",

@@ -23,8 +23,10 @@ pub const BATCH_BYTES: usize = 64 * 1024;
 /// stopping); then return `Ok(())`.
 ///
 /// - Wait for a line, then take whatever else is already queued (without
-///   waiting) until you have about [`BATCH_BYTES`]: write them with one
-///   `write_all`.
+///   waiting) until you have about [`BATCH_BYTES`], and write them with one
+///   `write_all`: one system call for many lines when the client falls
+///   behind. (The tests cannot see this — the bytes are the same — but the
+///   benchmark of the comparison chapter can.)
 /// - Each `write_all` must finish within `stall`, however slowly the client
 ///   reads: write through a [`WriteWithin`](netlings_kit::WriteWithin). Return its error (of kind
 ///   `TimedOut` when the client stopped reading), or any other write error.
