@@ -470,50 +470,12 @@ fn ex9_1_calm_when_out_of_files() {
         EX9_1,
     );
     let _waiting = TcpStream::connect(server.addr()).unwrap();
-    assert_calm_when_out_of_files(&server);
-}
-
-/// Like `support::assert_calm_when_out_of_files`, in the words of this
-/// lesson: the event loop must not block, so `accept_ready` returns
-/// `Accepting::Pause` rather than sleeping.
-#[cfg(unix)]
-fn assert_calm_when_out_of_files(server: &support::Server) {
-    let cpu_before = server.cpu_time();
-    // An observation window, not synchronisation: how does the server spend
-    // half a second in which every accept fails?
-    thread::sleep(Duration::from_millis(500));
-    let cpu = server
-        .cpu_time()
-        .zip(cpu_before)
-        .map(|(after, before)| after - before);
-    let log = server.stderr();
-    let failures = log.matches("accept failed").count();
-    if !server.is_running() {
-        server.fail(
-            "While it was out of file descriptors, the server exited. An accept error must \
-             not stop the server.",
-        );
-    }
-    if cpu.is_some_and(|cpu| cpu > Duration::from_millis(100)) || failures > 3 {
-        let cpu = cpu.map_or("(unknown)".to_string(), |cpu| {
-            format!("{} ms", cpu.as_millis())
-        });
-        server.fail(&format!(
-            "Out of file descriptors, every accept fails at once (\"Too many open files\"), \
-             and the connection stays in the backlog. In 500 ms the server used {cpu} of CPU \
-             and logged {failures} accept failures.\nExpected: next to no CPU and a line of \
-             log. Hand the error to netlings_kit::accept_failure_logged (it logs once per \
-             burst) and, when it returns true, return Accepting::Pause: the server stops \
-             accepting for 100 ms, without blocking its loop."
-        ));
-    }
-    if !log.contains("accept failed") {
-        server.fail(
-            "Out of file descriptors, every accept fails, but the server logged nothing \
-             about it. Hand each accept error to netlings_kit::accept_failure_logged, which \
-             logs it.",
-        );
-    }
+    support::assert_calm_when_out_of_files_advising(
+        &server,
+        "Hand each accept error to netlings_kit::accept_failure_logged (it logs once per \
+         burst) and, when it returns true, return Accepting::Pause: the server stops accepting \
+         for 100 ms, without blocking its loop.",
+    );
 }
 
 // ---- 9.2: read until WouldBlock ---------------------------------------------------------

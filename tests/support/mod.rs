@@ -1001,6 +1001,19 @@ pub fn churn(addr: SocketAddr, n: usize, mut served: impl FnMut()) -> usize {
 /// exit, spin in its accept loop, or flood its log.
 #[cfg(unix)]
 pub fn assert_calm_when_out_of_files(server: &Server, accept_loop: &str) {
+    assert_calm_when_out_of_files_advising(
+        server,
+        &format!(
+            "{accept_loop} should pass each accept error to netlings_kit::accept_failed, which \
+             logs once per burst and pauses 100 ms before the next try (§1.2)."
+        ),
+    );
+}
+
+/// [`assert_calm_when_out_of_files`] for a server that must not block, such
+/// as an event loop: `advice` says what its accept path should do instead.
+#[cfg(unix)]
+pub fn assert_calm_when_out_of_files_advising(server: &Server, advice: &str) {
     let cpu_before = server.cpu_time();
     // An observation window, not synchronisation: how does the server spend
     // half a second in which every accept fails?
@@ -1014,8 +1027,7 @@ pub fn assert_calm_when_out_of_files(server: &Server, accept_loop: &str) {
     if !server.is_running() {
         server.fail(&format!(
             "While it was out of file descriptors, the server exited. An accept error must \
-             not stop the server: {accept_loop} hands it to netlings_kit::accept_failed and \
-             tries again."
+             not stop the server: {advice}"
         ));
     }
     if cpu.is_some_and(|cpu| cpu > Duration::from_millis(100)) || failures > 3 {
@@ -1023,18 +1035,16 @@ pub fn assert_calm_when_out_of_files(server: &Server, accept_loop: &str) {
             format!("{} ms", cpu.as_millis())
         });
         server.fail(&format!(
-            "Out of file descriptors, every accept fails at once. In 500 ms the server used \
-             {cpu} of CPU and logged {failures} accept failures.\nExpected: next to no CPU \
-             and a line of log: {accept_loop} should pass each accept error to \
-             netlings_kit::accept_failed, which logs once per burst and pauses 100 ms before \
-             the next try (§1.2)."
+            "Out of file descriptors, every accept fails at once (\"Too many open files\"), \
+             and the connection stays in the backlog. In 500 ms the server used {cpu} of CPU \
+             and logged {failures} accept failures.\nExpected: next to no CPU and a line of \
+             log. {advice}"
         ));
     }
     if !log.contains("accept failed") {
         server.fail(&format!(
             "Out of file descriptors, every accept fails, but the server logged nothing about \
-             it. {accept_loop} should pass each accept error to netlings_kit::accept_failed, \
-             which logs it."
+             it. {advice}"
         ));
     }
 }
