@@ -8,6 +8,7 @@ mod cargo;
 mod compare;
 mod course;
 mod hints;
+mod lab;
 mod mutants;
 mod progress;
 mod stub;
@@ -26,6 +27,9 @@ for learners:
                     this machine: tables, and CSV files and plots in book/src/compare/;
                     [--lessons 8,9,10] [--clients 10,100,1000,10000] [--duration S]
                     [--idle-clients N] [--hostile] [--quick] (a short smoke run)
+  lab up|exec|down  a virtual LAN of three hosts (Linux network namespaces on one
+                    bridge, 198.18.0.0/24) for lesson 7 and later; needs root:
+                    `cargo build -p xtask && sudo target/debug/xtask lab up`
 
 for maintainers and CI:
   verify [lessonNN] check the whole course (or one lesson, without the book): solutions pass every test, every
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
         Some("book-preprocessor") => book::run(&root, rest),
         Some("stub") => stub::run(&root, rest),
         Some("compare") => compare::run(&root, rest),
+        Some("lab") => lab::run(rest),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
