@@ -11,6 +11,7 @@ mod hints;
 mod lab;
 mod mutants;
 mod progress;
+mod reset;
 mod stub;
 mod verify;
 
@@ -23,6 +24,9 @@ for learners:
   progress          which exercises you have done, and what to do next
   hint N.k          the next hint for exercise N.k: first the idea, then the calls
                     that help, last nearly the code (`hint N.k 2` shows hint 2 again)
+  reset N.k         put back the todo!() of exercise N.k (only its function; your code
+                    is saved in target/netlings-reset/); `reset lessonNN` for a
+                    whole lesson; asks first, or --yes
   compare           Part III's servers (threads, mio, tokio) under the same load on
                     this machine: tables, and CSV files and plots in book/src/compare/;
                     [--lessons 8,9,10] [--clients 10,100,1000,10000] [--duration S]
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("progress") => progress::run(&root),
         Some("hint") => hints::run(&root, rest),
+        Some("reset") => reset::run(&root, rest),
         Some("verify") => verify::run(&root, rest),
         Some("mutants") => mutants::run(&root, rest),
         Some("book-preprocessor") => book::run(&root, rest),
