@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::course::{self, Lesson};
+use crate::scratch::{Scratch, limited, stop};
 
 /// One recorded wrong solution.
 pub struct Mutant {
@@ -212,7 +213,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
             .enumerate()
             .filter(|(_, share)| !share.is_empty())
         {
-            let scratch = Scratch::new(root, &format!("{label}/{n}"))?;
+            let scratch = Scratch::for_mutants(root, &format!("{label}/{n}"))?;
             let tally = &tally;
             workers.push(s.spawn(move || {
                 for &(lesson, mutant) in share {
@@ -319,42 +320,10 @@ enum Verdict {
 /// How long one run of a lesson's tests may take before it is killed.
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A copy of the course where mutants are applied, so that an interrupted
-/// run can never leave a mutant in the real `solutions/`. It has a target
-/// directory of its own: sharing the real one would overwrite the lessons'
-/// programs in `target/debug/` with mutants. Its dependencies are compiled
-/// once, for all the mutants.
-struct Scratch {
-    dir: PathBuf,
-    target: PathBuf,
-}
-
 impl Scratch {
-    fn new(root: &Path, label: &str) -> Result<Scratch> {
-        let base = root.join("target").join("mutants").join(label);
-        fs::create_dir_all(&base)?;
-        // The copy is made anew each run; its target directory is kept.
-        let dir = base.join("course");
-        let _ = fs::remove_dir_all(&dir);
-        for entry in [
-            "Cargo.toml",
-            "Cargo.lock",
-            ".cargo",
-            "kit",
-            "chat",
-            "tools",
-            "lessons",
-            "solutions",
-            "tests",
-            "xtask",
-        ] {
-            copy(&root.join(entry), &dir.join(entry))
-                .with_context(|| format!("copying {entry} to {}", dir.display()))?;
-        }
-        Ok(Scratch {
-            dir,
-            target: base.join("target"),
-        })
+    /// A copy of the course for mutants, under `target/mutants/LABEL`.
+    fn for_mutants(root: &Path, label: &str) -> Result<Scratch> {
+        Scratch::new(root, &root.join("target").join("mutants").join(label))
     }
 
     fn try_mutant(&self, root: &Path, lesson: &Lesson, mutant: &Mutant) -> Result<Verdict> {
@@ -412,7 +381,7 @@ impl Scratch {
 /// the verdict, with the first failing test's name when one failed. Stops
 /// the binary at the first failure: one is enough to catch a mutant.
 fn run_tests(binary: &Path, dir: &Path, filter: Option<&str>) -> Result<Option<Verdict>> {
-    let mut command = limited(binary);
+    let mut command = limited(binary, None);
     command
         .current_dir(dir)
         .env("RUST_BACKTRACE", "0")
@@ -472,55 +441,6 @@ fn run_tests(binary: &Path, dir: &Path, filter: Option<&str>) -> Result<Option<V
     };
     stop(&mut child);
     Ok(verdict)
-}
-
-/// Kills a test binary and everything it started (on Unix, its process group).
-fn stop(child: &mut std::process::Child) {
-    if cfg!(unix) {
-        let group = format!("-{}", child.id());
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// The test binary, run with a cap on its memory where the platform allows:
-/// a mutant that makes a test loop and allocate must not take the machine.
-fn limited(binary: &Path) -> Command {
-    if cfg!(unix) {
-        let mut command = Command::new("sh");
-        // 8 GiB of address space: far more than any test needs.
-        command
-            .arg("-c")
-            .arg("ulimit -v 8388608 2>/dev/null; exec \"$0\" \"$@\"")
-            .arg(binary);
-        command
-    } else {
-        Command::new(binary)
-    }
-}
-
-/// Copies a file or a directory tree (leaving out any `target/`).
-fn copy(from: &Path, to: &Path) -> std::io::Result<()> {
-    if from.is_dir() {
-        fs::create_dir_all(to)?;
-        for entry in fs::read_dir(from)? {
-            let entry = entry?;
-            if entry.file_name() == "target" {
-                continue;
-            }
-            copy(&entry.path(), &to.join(entry.file_name()))?;
-        }
-        Ok(())
-    } else {
-        if let Some(parent) = to.parent() {
-            fs::create_dir_all(parent)?;
-        }
-        fs::copy(from, to).map(|_| ())
-    }
 }
 
 #[cfg(test)]
