@@ -1,5 +1,5 @@
-//! The course's own commands. Learners: `progress` and `hint`. Maintainers
-//! and CI: `verify` and `mutants`. mdBook: `book-preprocessor`. All of them
+//! The course's own commands. Learners: `progress` and `hint`. Instructors:
+//! `grade`. Maintainers and CI: `verify` and `mutants`. mdBook: `book-preprocessor`. All of them
 //! read the course from its files (see course.rs). Part III's `compare`
 //! measures its three servers under load (see compare.rs).
 
@@ -7,11 +7,13 @@ mod book;
 mod cargo;
 mod compare;
 mod course;
+mod grade;
 mod hints;
 mod lab;
 mod mutants;
 mod progress;
 mod reset;
+mod scratch;
 mod stub;
 mod verify;
 
@@ -35,6 +37,20 @@ for learners:
                     bridge, 198.18.0.0/24) for lesson 7 and later; needs root:
                     `cargo build -p xtask && sudo target/debug/xtask lab up`
 
+for instructors:
+  grade             score every exercise with the course's own tests (10 points an
+                    exercise, shared between its tests); exits 0 on full marks
+                    [--lesson N[,M]] [--format table|json|junit|gradescope|classroom]
+                    [--output FILE] [--verbose] (failure messages in the table)
+                    [--solutions] (grade the reference solutions)
+                    [--student DIR] (a student's checkout, graded against this one:
+                    only its exercise files are used) [--timeout S] (per lesson, 120)
+  grade --repos DIR|LIST...  a whole class: each a checkout, a directory of them or
+                    a file listing them; [--jobs N] [--out DIR] (default grades/):
+                    grades.csv and a report per student
+  grade --gradescope-bundle OUT.zip [--lesson N]  Gradescope's autograder
+  grade --classroom-workflow [--output FILE]     GitHub Classroom's workflow
+
 for maintainers and CI:
   verify [lessonNN] check the whole course (or one lesson, without the book): solutions pass every test, every
                     exercise's tests fail as shipped, the shipped exercises are the
@@ -55,6 +71,7 @@ fn main() -> ExitCode {
         Some("hint") => hints::run(&root, rest),
         Some("reset") => reset::run(&root, rest),
         Some("verify") => verify::run(&root, rest),
+        Some("grade") => grade::run(&root, rest),
         Some("mutants") => mutants::run(&root, rest),
         Some("book-preprocessor") => book::run(&root, rest),
         Some("stub") => stub::run(&root, rest),
