@@ -571,7 +571,10 @@ impl<'a> Slot<'a> {
         // One lesson at a time, as a student's is built: cargo unifies the
         // features of the packages it builds together.
         for lesson in lessons {
-            progress.note(&format!("slot {n}: building {} as shipped", lesson.name));
+            progress.note(&format!(
+                "slot {n}: building {} once, for its dependencies",
+                lesson.name
+            ));
             let mut command = cargo(&scratch);
             command.args(["test", "--no-run", "--quiet", "-p", &lesson.name]);
             if solutions {
