@@ -10,7 +10,7 @@
 //! the reference (see scratch.rs), which is restored before every student,
 //! so a student who edits `tests/` or `solutions/` gains nothing. Each
 //! lesson is built (`cargo test --no-run -p lessonNN`) and its test binary
-//! run once, all within the lesson's time limit.
+//! run once, each within its time limit.
 //!
 //! # The scoring rule (the one place it is written; README and the
 //! # instructors' appendix repeat it)
@@ -28,9 +28,10 @@
 //! reported. An ignored test counts for nothing.
 //!
 //! A lesson scores 0 when it does not compile (the reason is the compiler's
-//! first error), when its build and tests together take longer than the time
-//! limit (the tests that finished keep their result; the rest score 0,
-//! "timed out"), or when the test binary crashes (the tests that had not
+//! first error), when its tests run longer than the time limit (120 s; the
+//! tests that finished keep their result, the rest score 0, "timed out") or
+//! its build longer than its own (600 s: a loaded machine must not fail an
+//! honest student), or when the test binary crashes (the tests that had not
 //! reported score 0). A lesson whose exercise files are exactly as shipped
 //! is not built: every one of its exercise tests fails on the shipped
 //! exercises (`cargo xtask verify` checks this), so it scores 0, "not
@@ -68,8 +69,14 @@ use crate::scratch::{self, Scratch, limited, stop};
 /// What one exercise is worth; see the module documentation.
 pub const POINTS_PER_EXERCISE: f64 = 10.0;
 
-/// The default time limit for building and testing one lesson.
+/// The default time limit for running one lesson's tests (the solutions'
+/// take a few seconds).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The time limit for building one lesson. A student's code cannot make a
+/// build run for long (const evaluation is bounded); a loaded machine can,
+/// and must not fail an honest student, hence a limit of its own.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A failure message is cut to this many lines.
 const MESSAGE_LINES: usize = 40;
@@ -96,6 +103,7 @@ struct Options {
     repos: Vec<PathBuf>,
     jobs: usize,
     timeout: Duration,
+    build_timeout: Duration,
     out: PathBuf,
     verbose: bool,
     bundle: Option<PathBuf>,
@@ -115,6 +123,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
         repos: Vec::new(),
         jobs: default_jobs,
         timeout: DEFAULT_TIMEOUT,
+        build_timeout: BUILD_TIMEOUT,
         out: PathBuf::from("grades"),
         verbose: false,
         bundle: None,
@@ -168,6 +177,10 @@ fn parse_args(args: &[String]) -> Result<Options> {
                 let seconds: f64 = value(arg)?.parse().context("--timeout SECONDS")?;
                 options.timeout = Duration::from_secs_f64(seconds.max(1.0));
             }
+            "--build-timeout" => {
+                let seconds: f64 = value(arg)?.parse().context("--build-timeout SECONDS")?;
+                options.build_timeout = Duration::from_secs_f64(seconds.max(1.0));
+            }
             "--out" => options.out = PathBuf::from(value(arg)?),
             "--verbose" | "-v" => options.verbose = true,
             "--gradescope-bundle" => options.bundle = Some(PathBuf::from(value(arg)?)),
@@ -181,6 +194,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
 /// `cargo xtask grade ...`
 pub fn run(root: &Path, args: &[String]) -> Result<bool> {
     let options = parse_args(args)?;
+    stop_all_on_interrupt();
     let lessons = selected_lessons(root, &options.lessons)?;
     if let Some(zip) = &options.bundle {
         gradescope_bundle(root, &lessons, &options, zip)?;
@@ -215,7 +229,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
         0,
         &lessons,
         options.solutions,
-        options.timeout,
+        (options.timeout, options.build_timeout),
         &progress,
     )?;
     let report = slot.grade(
@@ -547,6 +561,56 @@ struct Slot<'a> {
     n: usize,
     scratch: Scratch,
     timeout: Duration,
+    build_timeout: Duration,
+    _lock: SlotLock,
+}
+
+/// A slot belongs to one grading process at a time: `slot-N.lock` holds its
+/// process id, and a lock whose process is gone is taken over.
+struct SlotLock(PathBuf);
+
+impl SlotLock {
+    /// The first slot from `n` on that no running process holds.
+    fn claim(dir: &Path, n: usize) -> Result<(usize, SlotLock)> {
+        fs::create_dir_all(dir)?;
+        for i in n..n + 64 {
+            let path = dir.join(format!("slot-{i}.lock"));
+            for _ in 0..2 {
+                match fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                {
+                    Ok(mut file) => {
+                        std::io::Write::write_all(
+                            &mut file,
+                            std::process::id().to_string().as_bytes(),
+                        )?;
+                        return Ok((i, SlotLock(path)));
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        let holder = fs::read_to_string(&path).unwrap_or_default();
+                        let alive = cfg!(target_os = "linux")
+                            && Path::new("/proc").join(holder.trim()).exists()
+                            && !holder.trim().is_empty();
+                        let stale = cfg!(target_os = "linux") && !alive;
+                        if !stale {
+                            break;
+                        }
+                        let _ = fs::remove_file(&path);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        bail!("no free grading slot in {} (64 in use?)", dir.display())
+    }
+}
+
+impl Drop for SlotLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
 }
 
 impl<'a> Slot<'a> {
@@ -555,17 +619,12 @@ impl<'a> Slot<'a> {
         n: usize,
         lessons: &[Lesson],
         solutions: bool,
-        timeout: Duration,
+        (timeout, build_timeout): (Duration, Duration),
         progress: &Progress,
     ) -> Result<Slot<'a>> {
+        let (n, lock) = SlotLock::claim(&root.join("target").join("grade"), n)?;
         let base = root.join("target").join("grade").join(format!("slot-{n}"));
-        // A new slot starts from slot 0's compiled dependencies, if any.
-        let first = root.join("target/grade/slot-0/target");
-        if n > 0 && !base.join("target").exists() && first.is_dir() {
-            progress.note(&format!("slot {n}: copying slot 0's build"));
-            scratch::copy(&first, &base.join("target"))?;
-        }
-        let scratch = Scratch::new(root, &base)?;
+        let scratch = Scratch::reuse(root, &base)?;
         // Build each selected lesson once as the reference has it, so that
         // a student's lesson compiles only its own crate, within its limit.
         // One lesson at a time, as a student's is built: cargo unifies the
@@ -594,6 +653,8 @@ impl<'a> Slot<'a> {
             n,
             scratch,
             timeout,
+            build_timeout,
+            _lock: lock,
         })
     }
 
@@ -662,7 +723,6 @@ impl<'a> Slot<'a> {
                 .unwrap_or_else(|| "not started: the exercise files are as shipped".to_string());
             return Ok(zero_lesson(lesson, Status::NotStarted, &reason, 0.0));
         }
-        let deadline = start + self.timeout;
         let seconds = || start.elapsed().as_secs_f64();
 
         // Build.
@@ -678,14 +738,18 @@ impl<'a> Slot<'a> {
         if solutions {
             command.args(["--features", "solution"]);
         }
-        let build = run_until(command, deadline, &self.scratch.target.join("grade-build"))?;
+        let build = run_until(
+            command,
+            start + self.build_timeout,
+            &self.scratch.target.join("grade-build"),
+        )?;
         if build.timed_out {
             return Ok(zero_lesson(
                 lesson,
                 Status::TimedOut,
                 &format!(
                     "timed out: building took longer than the limit ({} s)",
-                    self.timeout.as_secs()
+                    self.build_timeout.as_secs()
                 ),
                 seconds(),
             ));
@@ -721,13 +785,14 @@ impl<'a> Slot<'a> {
             .map(str::to_string)
             .collect();
 
+        let deadline = Instant::now() + self.timeout;
         let run = self.run_tests(&binary, &dir, deadline, &lesson.name)?;
         let mut results = parse_results(&run.lines);
         let (status, why_not_run) = if run.timed_out {
             (
                 Status::TimedOut,
                 format!(
-                    "timed out: the lesson's build and tests took longer than the limit ({} s)",
+                    "timed out: the tests took longer than the limit ({} s)",
                     self.timeout.as_secs()
                 ),
             )
@@ -787,6 +852,7 @@ impl<'a> Slot<'a> {
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let mut child = command.spawn()?;
+        started(&child);
         let stdout = child.stdout.take().expect("piped");
         let (tx, rx) = channel();
         std::thread::spawn(move || {
@@ -825,6 +891,7 @@ impl<'a> Slot<'a> {
             }
         }
         stop(&mut child);
+        ended(&child);
         if let Some(cgroup) = &cgroup {
             cgroup.kill_all();
             if std::env::var_os("NETLINGS_GRADE_PEAK").is_some() {
@@ -870,6 +937,40 @@ struct Finished {
     lines: Vec<String>,
 }
 
+/// The process groups and control groups of what grading runs now, so that
+/// an interrupted `grade` (Ctrl-C, a CI job cancelled) stops them too: they
+/// are in groups of their own, which a terminal's signal does not reach.
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+fn started(child: &std::process::Child) {
+    RUNNING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(child.id());
+}
+
+fn ended(child: &std::process::Child) {
+    RUNNING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|id| *id != child.id());
+}
+
+/// On Ctrl-C or SIGTERM: kill every process group grading started, then exit.
+fn stop_all_on_interrupt() {
+    let _ = ctrlc::set_handler(|| {
+        let groups = RUNNING.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for id in groups {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{id}")])
+                .stderr(Stdio::null())
+                .status();
+        }
+        eprintln!("\ngrade: interrupted; stopped the tests it had started");
+        std::process::exit(130);
+    });
+}
+
 /// Runs `command` in a process group of its own, its output into files
 /// next to `log` (so no pipe fills up), and kills the group at `deadline`.
 fn run_until(mut command: Command, deadline: Instant, log: &Path) -> Result<Finished> {
@@ -885,6 +986,7 @@ fn run_until(mut command: Command, deadline: Instant, log: &Path) -> Result<Fini
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command.spawn()?;
+    started(&child);
     let (status, timed_out) = loop {
         if let Some(status) = child.try_wait()? {
             break (Some(status), false);
@@ -895,6 +997,7 @@ fn run_until(mut command: Command, deadline: Instant, log: &Path) -> Result<Fini
         std::thread::sleep(Duration::from_millis(50));
     };
     stop(&mut child);
+    ended(&child);
     let read = |p: &Path| String::from_utf8_lossy(&fs::read(p).unwrap_or_default()).into_owned();
     Ok(Finished {
         success: status.is_some_and(|s| s.success()),
@@ -1045,6 +1148,17 @@ impl Cgroup {
         } else {
             return None;
         };
+        // Those of a grade that was killed outright are empty: remove them.
+        for entry in fs::read_dir(&parent).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name
+                .strip_prefix("netlings-grade-")
+                .and_then(|r| r.split('-').next())
+                && !Path::new("/proc").join(pid).exists()
+            {
+                let _ = fs::remove_dir(entry.path());
+            }
+        }
         let dir = parent.join(format!("netlings-grade-{}-{label}", std::process::id()));
         fs::create_dir_all(&dir).ok()?;
         if fs::write(dir.join("pids.max"), scratch::MAX_TASKS.to_string()).is_err() {
@@ -1184,9 +1298,11 @@ fn grade_class(root: &Path, lessons: &[Lesson], options: &Options) -> Result<boo
     }
     let jobs = options.jobs.min(students.len());
     eprintln!(
-        "grade: {} students, {} lessons, {jobs} at a time, {} s per lesson",
+        "grade: {} students, {} lessons, {jobs} at a time; limits per lesson: {} s to build, \
+         {} s to test",
         students.len(),
         lessons.len(),
+        options.build_timeout.as_secs(),
         options.timeout.as_secs()
     );
     let start = Instant::now();
@@ -1194,14 +1310,28 @@ fn grade_class(root: &Path, lessons: &[Lesson], options: &Options) -> Result<boo
     let queue = Mutex::new(students.iter().enumerate().collect::<Vec<_>>().into_iter());
     let reports: Mutex<Vec<(usize, Report)>> = Mutex::new(Vec::new());
     // Slot 0 is built first, so that the others start from its build.
-    let first = Slot::new(root, 0, lessons, false, options.timeout, &progress)?;
+    let first = Slot::new(
+        root,
+        0,
+        lessons,
+        false,
+        (options.timeout, options.build_timeout),
+        &progress,
+    )?;
     std::thread::scope(|s| -> Result<()> {
         let mut workers = Vec::new();
         let mut first = Some(first);
         for n in 0..jobs {
             let slot = match first.take() {
                 Some(slot) => slot,
-                None => Slot::new(root, n, lessons, false, options.timeout, &progress)?,
+                None => Slot::new(
+                    root,
+                    n,
+                    lessons,
+                    false,
+                    (options.timeout, options.build_timeout),
+                    &progress,
+                )?,
             };
             let (queue, reports, progress) = (&queue, &reports, &progress);
             workers.push(s.spawn(move || -> Result<()> {
@@ -1860,16 +1990,17 @@ fn classroom_workflow(lessons: &[Lesson]) -> String {
          \x20       ref: ${{ vars.NETLINGS_REFERENCE_REF || '' }}\n\
          \x20       token: ${{ secrets.NETLINGS_REFERENCE_TOKEN || github.token }}\n\
          \x20       path: reference\n\
-         \x20   - name: Build the grader and the course's dependencies\n\
+         \x20   - name: Build the grader and the course (once, for every lesson's step)\n\
          \x20     working-directory: reference\n\
          \x20     run: |\n\
          \x20       rustup toolchain install stable --profile minimal\n\
-         \x20       cargo build --locked --quiet -p xtask\n",
+         \x20       cargo build --locked --quiet -p xtask\n\
+         \x20       cargo xtask grade --student . >/dev/null || true\n",
     );
     let mut ids = Vec::new();
     for lesson in lessons {
         let max = POINTS_PER_EXERCISE * lesson.exercises.len() as f64;
-        let minutes = 10;
+        let minutes = 15;
         let _ = write!(
             out,
             "\x20   - name: {name} ({max} points)\n\
@@ -1950,7 +2081,10 @@ fn gradescope_bundle(root: &Path, lessons: &[Lesson], options: &Options, zip: &P
          # Grade the solutions once: compiles every dependency now rather than for each\n\
          # submission, and checks that the course passes its own tests on this image.\n\
          cargo xtask grade --solutions{lesson_args} --timeout {timeout} ||\n\
-         \x20 echo \"WARNING: the solutions did not get full marks on this image (see above)\"\n"
+         \x20 echo \"WARNING: the solutions did not get full marks on this image (see above)\"\n\
+         # And the exercises as shipped (a quick build, no tests run), so that a submission\n\
+         # compiles only its own lessons.\n\
+         cargo xtask grade --student .{lesson_args} >/dev/null || true\n"
     );
     let run = format!(
         "#!/usr/bin/env bash\n\

@@ -44,7 +44,8 @@ for instructors:
                     [--output FILE] [--verbose] (failure messages in the table)
                     [--solutions] (grade the reference solutions)
                     [--student DIR] (a student's checkout, graded against this one:
-                    only its exercise files are used) [--timeout S] (per lesson, 120)
+                    only its exercise files are used) [--timeout S] (for a
+                    lesson's tests, 120) [--build-timeout S] (for its build, 600)
   grade --repos DIR|LIST...  a whole class: each a checkout, a directory of them or
                     a file listing them; [--jobs N] [--out DIR] (default grades/):
                     grades.csv and a report per student

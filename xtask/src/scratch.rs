@@ -53,6 +53,22 @@ impl Scratch {
         })
     }
 
+    /// The copy at `base/course` made the same as the course at `root`,
+    /// touching only what differs (so that cargo rebuilds nothing that is
+    /// already built); a fresh copy if there is none.
+    pub fn reuse(root: &Path, base: &Path) -> Result<Scratch> {
+        let scratch = Scratch {
+            dir: base.join("course"),
+            target: base.join("target"),
+        };
+        if scratch.dir.is_dir() {
+            scratch.sync(root)?;
+            Ok(scratch)
+        } else {
+            Scratch::new(root, base)
+        }
+    }
+
     /// Makes the copy the same as the course at `root` again, whatever was
     /// written into it since: files that differ are rewritten, files that
     /// the course does not have are removed. Files that are already right
