@@ -29,10 +29,12 @@
 //!
 //! A lesson scores 0 when it does not compile (the reason is the compiler's
 //! first error), when its tests run longer than the time limit (120 s; the
-//! tests that finished keep their result, the rest score 0, "timed out") or
+//! tests that finished keep their result, the others run again one at a time
+//! for at most 20 s each, within a second such limit, and those that still do
+//! not finish score 0, "timed out": one hanging test costs only itself) or
 //! its build longer than its own (600 s: a loaded machine must not fail an
 //! honest student), or when the test binary crashes (the tests that had not
-//! reported score 0). A lesson whose exercise files are exactly as shipped
+//! reported run again alone; those that still crash it score 0). A lesson whose exercise files are exactly as shipped
 //! is not built: every one of its exercise tests fails on the shipped
 //! exercises (`cargo xtask verify` checks this), so it scores 0, "not
 //! started".
@@ -77,6 +79,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// build run for long (const evaluation is bounded); a loaded machine can,
 /// and must not fail an honest student, hence a limit of its own.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// How long a test may run alone, when the lesson's run was cut short.
+const TEST_ALONE: Duration = Duration::from_secs(20);
 
 /// A failure message is cut to this many lines.
 const MESSAGE_LINES: usize = 40;
@@ -786,23 +791,84 @@ impl<'a> Slot<'a> {
             .collect();
 
         let deadline = Instant::now() + self.timeout;
-        let run = self.run_tests(&binary, &dir, deadline, &lesson.name)?;
+        let run = self.run_tests(&binary, &dir, deadline, &lesson.name, None)?;
         let mut results = parse_results(&run.lines);
+        let crashed = !run.success && !run.lines.iter().any(|l| l.starts_with("test result:"));
+        if run.timed_out || crashed {
+            // One test that hangs (or crashes the binary) must not cost the
+            // others: each test that did not report runs again alone, for
+            // at most [`TEST_ALONE`], within a second time limit.
+            let second = Instant::now() + self.timeout;
+            let pending: Vec<String> = names
+                .iter()
+                .filter(|n| !results.iter().any(|r| r.name == **n))
+                .cloned()
+                .collect();
+            for name in &pending {
+                let now = Instant::now();
+                if now >= second {
+                    break;
+                }
+                let alone = self.run_tests(
+                    &binary,
+                    &dir,
+                    (now + TEST_ALONE).min(second),
+                    &lesson.name,
+                    Some(name.as_str()),
+                )?;
+                let mut result = parse_results(&alone.lines);
+                result.retain(|r| r.name == *name);
+                match result.pop() {
+                    Some(result) => results.push(result),
+                    None => results.push(TestResult {
+                        name: name.clone(),
+                        outcome: Outcome::NotRun,
+                        message: if alone.timed_out {
+                            format!(
+                                "timed out: this test did not finish, even run alone for {} s",
+                                TEST_ALONE.as_secs()
+                            )
+                        } else {
+                            format!(
+                                "this test crashed the test binary ({}): an abort or a stack \
+                                 overflow in the code under test?",
+                                alone.status
+                            )
+                        },
+                    }),
+                }
+            }
+        }
+        let mut unfinished: Vec<&str> = results
+            .iter()
+            .filter(|r| r.outcome == Outcome::NotRun)
+            .map(|r| r.name.as_str())
+            .collect();
+        let count = unfinished.len();
+        if count > 5 {
+            unfinished.truncate(5);
+            unfinished.push("…");
+        }
         let (status, why_not_run) = if run.timed_out {
             (
                 Status::TimedOut,
                 format!(
-                    "timed out: the tests took longer than the limit ({} s)",
-                    self.timeout.as_secs()
+                    "timed out: the tests took longer than the limit ({} s); {} of them did not \
+                     finish even run alone: {}",
+                    self.timeout.as_secs(),
+                    count,
+                    unfinished.join(", ")
                 ),
             )
-        } else if !run.success && !run.lines.iter().any(|l| l.starts_with("test result:")) {
+        } else if crashed {
             (
                 Status::Crashed,
                 format!(
-                    "the test binary crashed ({}) before this test reported: an abort or a \
-                     stack overflow in the code under test?",
-                    run.status
+                    "the test binary crashed ({}): an abort or a stack overflow in the code \
+                     under test? Run alone, {} tests still crashed it: {}",
+                    run.status,
+                    count,
+                    unfinished.join(", ")
                 ),
             )
         } else {
@@ -838,6 +904,7 @@ impl<'a> Slot<'a> {
         dir: &Path,
         deadline: Instant,
         label: &str,
+        only: Option<&str>,
     ) -> Result<Finished> {
         // A control group of its own for this run, if we may make one.
         let cgroup = Cgroup::new(&format!("{}-{label}", self.n));
@@ -845,6 +912,7 @@ impl<'a> Slot<'a> {
         command
             .current_dir(dir)
             .args(["--color", "never"])
+            .args(only.map(|name| [name, "--exact"]).into_iter().flatten())
             .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -2373,6 +2441,26 @@ mod tests {
         let zip = zip_stored(&[("a.txt".to_string(), b"hello".to_vec(), 0o644)]);
         assert_eq!(&zip[..4], b"PK\x03\x04");
         assert_eq!(&zip[zip.len() - 22..zip.len() - 18], b"PK\x05\x06");
+    }
+
+    #[test]
+    fn a_slot_belongs_to_one_process_at_a_time() {
+        let dir = std::env::temp_dir().join(format!("netlings-slots-{}", std::process::id()));
+        let (first, lock) = SlotLock::claim(&dir, 0).unwrap();
+        let (second, _other) = SlotLock::claim(&dir, 0).unwrap();
+        assert_eq!((first, second), (0, 1), "slot 0 is held by this process");
+        drop(lock);
+        assert_eq!(
+            SlotLock::claim(&dir, 0).unwrap().0,
+            0,
+            "slot 0 is free again"
+        );
+        // A lock left by a process that is gone is taken over.
+        fs::write(dir.join("slot-5.lock"), "4294967").unwrap();
+        if cfg!(target_os = "linux") {
+            assert_eq!(SlotLock::claim(&dir, 5).unwrap().0, 5);
+        }
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
