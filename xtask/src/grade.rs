@@ -2162,6 +2162,7 @@ fn gradescope_bundle(root: &Path, lessons: &[Lesson], options: &Options, zip: &P
          ROOT=\"${{AUTOGRADER_ROOT:-/autograder}}\"\n\
          export PATH=\"$HOME/.cargo/bin:$PATH\"\n\
          mkdir -p \"$ROOT/results\"\n\
+         rm -f \"$ROOT/results/results.json\"\n\
          cd \"$ROOT/source/netlings\"\n\
          cargo xtask grade --student \"$ROOT/submission\"{lesson_args} --timeout {timeout} \\\n\
          \x20 --format gradescope --output \"$ROOT/results/results.json\"\n\
