@@ -849,12 +849,21 @@ impl<'a> Slot<'a> {
             unfinished.truncate(5);
             unfinished.push("…");
         }
+        let untried = names
+            .iter()
+            .filter(|n| !results.iter().any(|r| r.name == **n))
+            .count();
+        let untried = if untried > 0 {
+            format!("; {untried} more could not be run again within the second limit")
+        } else {
+            String::new()
+        };
         let (status, why_not_run) = if run.timed_out {
             (
                 Status::TimedOut,
                 format!(
                     "timed out: the tests took longer than the limit ({} s); {} of them did not \
-                     finish even run alone: {}",
+                     finish even run alone: {}{untried}",
                     self.timeout.as_secs(),
                     count,
                     unfinished.join(", ")
@@ -865,7 +874,7 @@ impl<'a> Slot<'a> {
                 Status::Crashed,
                 format!(
                     "the test binary crashed ({}): an abort or a stack overflow in the code \
-                     under test? Run alone, {} tests still crashed it: {}",
+                     under test? Run alone, {} tests still crashed it: {}{untried}",
                     run.status,
                     count,
                     unfinished.join(", ")
