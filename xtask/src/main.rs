@@ -12,6 +12,7 @@ mod lab;
 mod mutants;
 mod progress;
 mod reset;
+mod steps;
 mod stub;
 mod verify;
 mod watch;

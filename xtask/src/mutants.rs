@@ -204,6 +204,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
         (None, false) => args.join("+"),
     };
     let shares = share_out(&work, WORKERS);
+    let steps = crate::steps::Steps::new(work.iter().map(|(_, m)| m.len() as u64).sum(), "mutants");
     let tally = std::sync::Mutex::new(Tally::default());
     std::thread::scope(|s| -> Result<()> {
         let mut workers = Vec::new();
@@ -214,11 +215,13 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
         {
             let scratch = Scratch::new(root, &format!("{label}/{n}"))?;
             let tally = &tally;
+            let steps = &steps;
             workers.push(s.spawn(move || {
                 for &(lesson, mutant) in share {
+                    steps.working_on(&format!("{} {}", mutant.exercise, mutant.title));
                     let line = try_one(&scratch, root, lesson, mutant, tally);
                     // One line at a time, whole, whichever worker finishes it.
-                    println!("{line}");
+                    steps.finished(&line);
                 }
             }));
         }
@@ -227,6 +230,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
         }
         Ok(())
     })?;
+    drop(steps);
     let tally = tally.into_inner().unwrap_or_else(|e| e.into_inner());
     println!(
         "\nmutants: {} caught, {} survived, {} broken, {} not counted (platform-specific)",
