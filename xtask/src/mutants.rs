@@ -40,6 +40,8 @@ pub struct Mutant {
     pub exercise: String,
     /// What the student did: `write instead of write_all`.
     pub title: String,
+    /// The prose under the heading: why a student writes it, what goes wrong.
+    pub why: String,
     /// The edits, each in one file of `solutions/lessonNN/`.
     pub edits: Vec<Edit>,
     /// `Some(reason)` when no test on this platform can see the mistake.
@@ -75,6 +77,7 @@ fn parse(text: &str) -> Result<Vec<Mutant>> {
             mutants.push(Mutant {
                 exercise: exercise.to_string(),
                 title: title.trim().to_string(),
+                why: String::new(),
                 edits: Vec::new(),
                 only_on: None,
             });
@@ -85,6 +88,15 @@ fn parse(text: &str) -> Result<Vec<Mutant>> {
         };
         if line.starts_with("Only on ") {
             mutant.only_on = Some(line.to_string());
+        } else if mutant.edits.is_empty() && !line.starts_with("```") {
+            // Prose before the first diff: one paragraph, however wrapped.
+            let line = line.trim();
+            if !line.is_empty() {
+                if !mutant.why.is_empty() {
+                    mutant.why.push(' ');
+                }
+                mutant.why.push_str(line);
+            }
         } else if let Some(file) = line.strip_prefix("```diff ") {
             let (mut old, mut new) = (Vec::new(), Vec::new());
             for line in lines.by_ref() {
