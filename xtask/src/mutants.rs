@@ -243,6 +243,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
         Ok(())
     })?;
     drop(steps);
+    // A test binary killed at its first failure left its lab, if it had one.
+    if netlings_lab::unavailable().is_none() {
+        let _ = netlings_lab::remove_orphans();
+    }
     let tally = tally.into_inner().unwrap_or_else(|e| e.into_inner());
     println!(
         "\nmutants: {} caught, {} survived, {} broken, {} not counted (platform-specific)",
