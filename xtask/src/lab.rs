@@ -58,11 +58,23 @@ fn exec(args: &[String]) -> Result<bool> {
             "there is no host {host} in the lab: is it up? (`lab up`, then `lab` lists the hosts)"
         );
     }
-    let status = netlings_lab::command_in(TAG, host, &command[0])
-        .args(&command[1..])
-        .status()
-        .with_context(|| format!("could not run {command:?} in {host}"))?;
-    Ok(status.success())
+    let mut run = netlings_lab::command_in(TAG, host, &command[0]);
+    run.args(&command[1..]);
+    // Become the command (through `ip netns exec`, which does the same), so
+    // that Ctrl-C or a kill of this process reaches the program itself.
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let error = run.exec();
+        Err(error).with_context(|| format!("could not run {command:?} in {host}"))
+    }
+    #[cfg(not(unix))]
+    {
+        let status = run
+            .status()
+            .with_context(|| format!("could not run {command:?} in {host}"))?;
+        Ok(status.success())
+    }
 }
 
 fn down() -> Result<bool> {
