@@ -34,18 +34,60 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
         .map_err(|_| anyhow::anyhow!("mdBook's input is not [context, book]"))?;
     let src = root.join("book").join("src");
     let mut problems = Vec::new();
-    visit_chapters(
-        &mut book,
-        &mut |content| match shipped_includes(root, &src, content) {
+    visit_chapters(&mut book, &mut |content| {
+        if content.contains(MUTANTS) {
+            match mistakes(root) {
+                Ok(list) => *content = content.replace(MUTANTS, &list),
+                Err(e) => problems.push(format!("{e:#}")),
+            }
+        }
+        match shipped_includes(root, &src, content) {
             Ok(text) => *content = text,
             Err(e) => problems.push(format!("{e:#}")),
-        },
-    );
+        }
+    });
     if !problems.is_empty() {
         bail!("{}", problems.join("\n"));
     }
     println!("{}", serde_json::to_string(&book)?);
     Ok(true)
+}
+
+/// Where the instructors' appendix lists the recorded mutants.
+const MUTANTS: &str = "{{#netlings-mutants}}";
+
+/// Every recorded wrong solution (mutants/lessonNN.md), by lesson and
+/// exercise, as Markdown: the mistakes students make, in the course's own
+/// words, for an instructor preparing a lab. Read from the files on every
+/// build, so it cannot drift from what `cargo xtask mutants` runs.
+fn mistakes(root: &Path) -> Result<String> {
+    let mut out = String::new();
+    for lesson in crate::course::lessons(root)? {
+        let mutants = crate::mutants::of_lesson(root, &lesson.name)?;
+        out.push_str(&format!(
+            "### Lesson {} ({} recorded mistakes, in `mutants/{}.md`)\n\n",
+            lesson.number,
+            mutants.len(),
+            lesson.name
+        ));
+        for exercise in &lesson.exercises {
+            out.push_str(&format!("**{} {}**\n\n", exercise.id, exercise.title));
+            for mutant in mutants.iter().filter(|m| m.exercise == exercise.id) {
+                let why = if mutant.why.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", mutant.why)
+                };
+                let only = mutant
+                    .only_on
+                    .as_deref()
+                    .map_or(String::new(), |o| format!(" ({o})"));
+                out.push_str(&format!("- *{}*{why}{only}\n", mutant.title));
+            }
+            out.push('\n');
+        }
+    }
+    Ok(out)
 }
 
 /// Calls `f` on the content of every chapter, however deeply nested.

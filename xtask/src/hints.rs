@@ -68,6 +68,15 @@ fn parse(text: &str) -> BTreeMap<String, Vec<Hint>> {
 
 /// `cargo xtask hint N.k [which]`.
 pub fn run(root: &Path, args: &[String]) -> Result<bool> {
+    let again = args
+        .first()
+        .map(|id| format!("`cargo xtask hint {id}` again"));
+    show(root, args, again.as_deref().unwrap_or_default())
+}
+
+/// Shows the next hint; `again` says how to see the one after
+/// (`cargo xtask watch` says "press h again").
+pub fn show(root: &Path, args: &[String], again: &str) -> Result<bool> {
     let Some(id) = args.first() else {
         bail!(
             "which exercise? e.g. `cargo xtask hint 1.1`\n\
@@ -107,7 +116,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
     );
     println!("{}\n", for_terminal(&hint.text));
     if which < hints.len() {
-        println!("Still stuck? `cargo xtask hint {id}` again shows the next hint.");
+        println!("Still stuck? {again} shows the next hint.");
     } else {
         println!(
             "That was the last hint. The reference solution is in {}; the book's \

@@ -41,8 +41,9 @@ fn up(args: &[String]) -> Result<bool> {
     }
     println!();
     print_hosts(lab.hosts());
-    println!("\nrun a command on a host:  sudo target/debug/xtask lab exec h1 -- COMMAND");
-    println!("take the lab down:        sudo target/debug/xtask lab down");
+    let me = this_program();
+    println!("\nrun a command on a host:  sudo {me} lab exec h1 -- COMMAND");
+    println!("take the lab down:        sudo {me} lab down");
     lab.keep();
     Ok(true)
 }
@@ -57,14 +58,28 @@ fn exec(args: &[String]) -> Result<bool> {
             "there is no host {host} in the lab: is it up? (`lab up`, then `lab` lists the hosts)"
         );
     }
-    let status = netlings_lab::command_in(TAG, host, &command[0])
-        .args(&command[1..])
-        .status()
-        .with_context(|| format!("could not run {command:?} in {host}"))?;
-    Ok(status.success())
+    let mut run = netlings_lab::command_in(TAG, host, &command[0]);
+    run.args(&command[1..]);
+    // Become the command (through `ip netns exec`, which does the same), so
+    // that Ctrl-C or a kill of this process reaches the program itself.
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let error = run.exec();
+        Err(error).with_context(|| format!("could not run {command:?} in {host}"))
+    }
+    #[cfg(not(unix))]
+    {
+        let status = run
+            .status()
+            .with_context(|| format!("could not run {command:?} in {host}"))?;
+        Ok(status.success())
+    }
 }
 
 fn down() -> Result<bool> {
+    // Labs that killed test processes left behind go too.
+    netlings_lab::remove_orphans()?;
     let removed = remove(TAG)?;
     if removed.is_empty() {
         println!("no lab was up");
@@ -77,11 +92,25 @@ fn down() -> Result<bool> {
 fn status() -> Result<bool> {
     let hosts = hosts_of(TAG)?;
     if hosts.is_empty() {
-        println!("the lab is down; `sudo target/debug/xtask lab up` builds it\n\n{USAGE}");
+        println!(
+            "the lab is down; `sudo {} lab up` builds it\n\n{USAGE}",
+            this_program()
+        );
     } else {
         print_hosts(&hosts);
     }
     Ok(true)
+}
+
+/// How to run this program again: `target/debug/xtask`, as this process was
+/// started (`cargo xtask` runs it from its own target directory).
+fn this_program() -> String {
+    let exe = std::env::current_exe().unwrap_or_else(|_| "target/debug/xtask".into());
+    let here = std::env::current_dir().unwrap_or_default();
+    exe.strip_prefix(&here)
+        .unwrap_or(&exe)
+        .display()
+        .to_string()
 }
 
 fn print_hosts(hosts: &[netlings_lab::Host]) {

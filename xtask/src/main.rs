@@ -14,8 +14,10 @@ mod mutants;
 mod progress;
 mod reset;
 mod scratch;
+mod steps;
 mod stub;
 mod verify;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -26,6 +28,8 @@ for learners:
   progress          which exercises you have done, and what to do next
   hint N.k          the next hint for exercise N.k: first the idea, then the calls
                     that help, last nearly the code (`hint N.k 2` shows hint 2 again)
+  watch             run the tests of your first unfinished exercise on every save, and
+                    move on when they pass; keys: h hint, r run again, n next, q quit
   reset N.k         put back the todo!() of exercise N.k (only its function; your code
                     is saved in target/netlings-reset/); `reset lessonNN` for a
                     whole lesson; asks first, or --yes
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Some("progress") => progress::run(&root),
         Some("hint") => hints::run(&root, rest),
         Some("reset") => reset::run(&root, rest),
+        Some("watch") => watch::run(&root),
         Some("verify") => verify::run(&root, rest),
         Some("grade") => grade::run(&root, rest),
         Some("mutants") => mutants::run(&root, rest),

@@ -41,6 +41,8 @@ pub struct Mutant {
     pub exercise: String,
     /// What the student did: `write instead of write_all`.
     pub title: String,
+    /// The prose under the heading: why a student writes it, what goes wrong.
+    pub why: String,
     /// The edits, each in one file of `solutions/lessonNN/`.
     pub edits: Vec<Edit>,
     /// `Some(reason)` when no test on this platform can see the mistake.
@@ -76,6 +78,7 @@ fn parse(text: &str) -> Result<Vec<Mutant>> {
             mutants.push(Mutant {
                 exercise: exercise.to_string(),
                 title: title.trim().to_string(),
+                why: String::new(),
                 edits: Vec::new(),
                 only_on: None,
             });
@@ -86,6 +89,15 @@ fn parse(text: &str) -> Result<Vec<Mutant>> {
         };
         if line.starts_with("Only on ") {
             mutant.only_on = Some(line.to_string());
+        } else if mutant.edits.is_empty() && !line.starts_with("```") {
+            // Prose before the first diff: one paragraph, however wrapped.
+            let line = line.trim();
+            if !line.is_empty() {
+                if !mutant.why.is_empty() {
+                    mutant.why.push(' ');
+                }
+                mutant.why.push_str(line);
+            }
         } else if let Some(file) = line.strip_prefix("```diff ") {
             let (mut old, mut new) = (Vec::new(), Vec::new());
             for line in lines.by_ref() {
@@ -205,6 +217,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
         (None, false) => args.join("+"),
     };
     let shares = share_out(&work, WORKERS);
+    let steps = crate::steps::Steps::new(work.iter().map(|(_, m)| m.len() as u64).sum(), "mutants");
     let tally = std::sync::Mutex::new(Tally::default());
     std::thread::scope(|s| -> Result<()> {
         let mut workers = Vec::new();
@@ -215,11 +228,13 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
         {
             let scratch = Scratch::for_mutants(root, &format!("{label}/{n}"))?;
             let tally = &tally;
+            let steps = &steps;
             workers.push(s.spawn(move || {
                 for &(lesson, mutant) in share {
+                    steps.working_on(&format!("{} {}", mutant.exercise, mutant.title));
                     let line = try_one(&scratch, root, lesson, mutant, tally);
                     // One line at a time, whole, whichever worker finishes it.
-                    println!("{line}");
+                    steps.finished(&line);
                 }
             }));
         }
@@ -228,6 +243,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
         }
         Ok(())
     })?;
+    drop(steps);
+    // A test binary killed at its first failure left its lab, if it had one.
+    if netlings_lab::unavailable().is_none() {
+        let _ = netlings_lab::remove_orphans();
+    }
     let tally = tally.into_inner().unwrap_or_else(|e| e.into_inner());
     println!(
         "\nmutants: {} caught, {} survived, {} broken, {} not counted (platform-specific)",

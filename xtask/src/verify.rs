@@ -73,7 +73,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
         "2. with the solutions, every test passes (cargo test {} --features solution)",
         packages.join(" ")
     );
+    let steps = crate::steps::Steps::new(1, "");
+    steps.working_on("building and running every test: minutes the first time");
     let run = cargo::test(root, &[&packages[..], &["--features", "solution"]].concat())?;
+    drop(steps);
     report.check(run.compiled, || {
         format!(
             "the workspace does not compile with the solutions:\n{}",
@@ -87,7 +90,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
     println!("  {} tests ran", run.results.len());
 
     println!("3. on the shipped exercises, every exercise's tests fail");
+    let steps = crate::steps::Steps::new(lessons.len() as u64, "lessons");
     for lesson in &lessons {
+        steps.working_on(&format!("cargo test -p {}", lesson.name));
         let run = cargo::test(root, &["-p", &lesson.name])?;
         report.check(run.compiled, || {
             format!(
@@ -105,11 +110,12 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
             });
         }
         let failing = exercise_tests.iter().filter(|(_, passed)| !passed).count();
-        println!(
+        steps.finished(&format!(
             "  {}: {failing} exercise tests fail as they should",
             lesson.name
-        );
+        ));
     }
+    drop(steps);
 
     if only.is_none() {
         println!("4. the book builds without warnings (mdbook build book)");

@@ -149,6 +149,19 @@ impl Lab {
         Ok(())
     }
 
+    /// A lab for one test: tagged with the test process's id and `name`
+    /// (`nlt4242-ex7_3`), so that tests running at once never share one.
+    /// First it removes the labs of test processes that are gone: a test
+    /// binary killed mid-test (`cargo xtask mutants` stops one at its first
+    /// failure) runs no destructors, and its namespaces would stay.
+    pub fn for_test(name: &str, hosts: usize) -> Result<Lab> {
+        remove_orphans()?;
+        Lab::up(
+            &format!("{TEST_PREFIX}{}-{name}", std::process::id()),
+            hosts,
+        )
+    }
+
     /// The hosts, `h1` first.
     pub fn hosts(&self) -> &[Host] {
         &self.hosts
@@ -212,6 +225,31 @@ pub fn remove(tag: &str) -> Result<Vec<String>> {
         }
     }
     Ok(removed)
+}
+
+/// The tags of labs made by [`Lab::for_test`] start with this, then the
+/// test process's id.
+const TEST_PREFIX: &str = "nlt";
+
+/// Removes the namespaces of [`Lab::for_test`] labs whose process is gone
+/// (`cargo xtask mutants` calls it when it is done: it kills test binaries
+/// at their first failure, before their labs are dropped).
+pub fn remove_orphans() -> Result<()> {
+    for name in namespaces()? {
+        let Some(rest) = name.strip_prefix(TEST_PREFIX) else {
+            continue;
+        };
+        let pid: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let gone = !pid.is_empty()
+            && rest[pid.len()..].starts_with('-')
+            && !std::path::Path::new("/proc").join(&pid).exists();
+        if gone {
+            // Another test may be sweeping the same orphan: its error is
+            // not ours.
+            let _ = run_ip(&["netns", "del", &name]);
+        }
+    }
+    Ok(())
 }
 
 /// The hosts of a lab that is up (built by another process, say), from the

@@ -6,10 +6,6 @@ use std::process::Command;
 
 use netlings_lab::{Lab, unavailable};
 
-fn tag(test: &str) -> String {
-    format!("nltest{}-{test}", std::process::id())
-}
-
 fn output(mut command: Command) -> String {
     let out = command.output().expect("the command runs");
     assert!(out.status.success(), "{command:?} failed: {out:?}");
@@ -45,9 +41,9 @@ fn hosts_have_their_addresses_and_reach_each_other_over_the_bridge() {
         eprintln!("skipped: {why}");
         return;
     }
-    let tag = tag("reach");
     let before = root_links();
-    let lab = Lab::up(&tag, 2).expect("the lab comes up");
+    let lab = Lab::for_test("reach", 2).expect("the lab comes up");
+    let tag = format!("nlt{}-reach", std::process::id());
     assert_eq!(
         root_links(),
         before,
@@ -112,10 +108,30 @@ fn a_second_lab_with_the_same_tag_is_refused() {
         eprintln!("skipped: {why}");
         return;
     }
-    let tag = tag("twice");
-    let _lab = Lab::up(&tag, 1).expect("the lab comes up");
+    let _lab = Lab::for_test("twice", 1).expect("the lab comes up");
+    let tag = format!("nlt{}-twice", std::process::id());
     let error = Lab::up(&tag, 1)
         .expect_err("the names are taken")
         .to_string();
     assert!(error.contains("exists already"), "{error}");
+}
+
+#[test]
+fn the_labs_of_a_test_process_that_is_gone_are_removed() {
+    if let Some(why) = unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    // A process id no process has: Linux's pid_max is at most 2^22.
+    Lab::up("nlt9999999-orphan", 1)
+        .expect("the lab comes up")
+        .keep();
+    let _lab = Lab::for_test("sweeper", 1).expect("the lab comes up");
+    let mut list = Command::new("ip");
+    list.args(["netns", "list"]);
+    let left = output(list);
+    assert!(
+        !left.contains("nlt9999999-orphan"),
+        "a lab whose process is gone is left: {left}"
+    );
 }
