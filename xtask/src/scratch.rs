@@ -159,7 +159,7 @@ pub const MAX_TASKS: u32 = 2048;
 /// space per process (a loop that allocates must not take the machine) and,
 /// with `tasks`, at most [`MAX_TASKS`] processes for the user (binding
 /// unless the user is root) and membership of the control group `tasks`
-/// names (its `pids.max` binds root too; see grade.rs).
+/// names (its `pids.max` binds root too; see grade/cgroup.rs).
 pub fn limited(binary: &Path, tasks: Option<Option<&Path>>) -> Command {
     if cfg!(unix) {
         let mut script = String::from("ulimit -v 8388608 2>/dev/null; ");
