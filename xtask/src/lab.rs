@@ -12,6 +12,8 @@ const TAG: &str = "netlings";
 const USAGE: &str = "\
 usage: cargo xtask lab up [--hosts N]      build N hosts (default 3) on one bridge
        cargo xtask lab exec HOST -- CMD... run CMD inside HOST (h1, h2, ...)
+       cargo xtask lab cut HOST            unplug HOST's cable (its peers hear silence)
+       cargo xtask lab restore HOST        plug it back in
        cargo xtask lab down                remove the lab
        cargo xtask lab                     show whether it is up
 (Linux only, as root: `cargo build -p xtask && sudo target/debug/xtask lab up`)";
@@ -20,6 +22,8 @@ pub fn run(args: &[String]) -> Result<bool> {
     match args.first().map(String::as_str) {
         Some("up") => up(&args[1..]),
         Some("exec") => exec(&args[1..]),
+        Some("cut") => link(&args[1..], "cut"),
+        Some("restore") => link(&args[1..], "restore"),
         Some("down") => down(),
         None => status(),
         Some(_) => {
@@ -75,6 +79,23 @@ fn exec(args: &[String]) -> Result<bool> {
             .with_context(|| format!("could not run {command:?} in {host}"))?;
         Ok(status.success())
     }
+}
+
+fn link(args: &[String], what: &str) -> Result<bool> {
+    let [host] = args else {
+        bail!("expected one HOST (h1, h2, ...)\n{USAGE}");
+    };
+    if !hosts_of(TAG)?.iter().any(|h| &h.name == host) {
+        bail!("there is no host {host} in the lab: is it up? (`lab` lists the hosts)");
+    }
+    if what == "cut" {
+        netlings_lab::cut(TAG, host)?;
+        println!("{host} is cut off: nothing passes to or from it until `lab restore {host}`");
+    } else {
+        netlings_lab::restore(TAG, host)?;
+        println!("{host} is plugged back in");
+    }
+    Ok(true)
 }
 
 fn down() -> Result<bool> {

@@ -178,6 +178,16 @@ impl Lab {
         command_in(&self.tag, host, program)
     }
 
+    /// Unplugs `host` from the switch: see [`cut`].
+    pub fn cut(&self, host: &str) -> Result<()> {
+        cut(&self.tag, host)
+    }
+
+    /// Plugs `host` back in: see [`restore`].
+    pub fn restore(&self, host: &str) -> Result<()> {
+        restore(&self.tag, host)
+    }
+
     /// Leaves the lab up when this value is dropped (`cargo xtask lab up`).
     pub fn keep(mut self) {
         self.keep = true;
@@ -208,6 +218,28 @@ pub fn command_in(tag: &str, host: &str, program: impl AsRef<OsStr>) -> Command 
         .arg(format!("{tag}-{host}"))
         .arg(program);
     command
+}
+
+/// Unplugs host `host`'s cable at the switch (`ip -n TAG-sw link set hN
+/// down`): from then on nothing passes between it and the others, in either
+/// direction, and nobody is told — the host's programs see silence, as when
+/// a real cable is pulled or a switch port dies. [`restore`] plugs it back.
+pub fn cut(tag: &str, host: &str) -> Result<()> {
+    set_link(tag, host, "down")
+}
+
+/// Plugs host `host`'s cable back in after [`cut`]. Connections that were
+/// open resume where they were, if neither end has given up on them.
+pub fn restore(tag: &str, host: &str) -> Result<()> {
+    set_link(tag, host, "up")
+}
+
+fn set_link(tag: &str, host: &str, state: &str) -> Result<()> {
+    if !is_host_name(host) {
+        bail!("no host {host:?}: hosts are h1, h2, …");
+    }
+    run_ip(&["-n", &switch_of(tag), "link", "set", host, state])
+        .with_context(|| format!("setting {host}'s link {state} in the lab {tag}"))
 }
 
 /// Removes every namespace of the lab tagged `tag`, and returns their names.

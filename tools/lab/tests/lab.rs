@@ -135,3 +135,53 @@ fn the_labs_of_a_test_process_that_is_gone_are_removed() {
         "a lab whose process is gone is left: {left}"
     );
 }
+
+/// Answers every datagram on 198.18.0.2:5000 for 20 s.
+const ANSWER_ALL: &str = "import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('198.18.0.2', 5000)); s.settimeout(20)
+while True:
+    data, peer = s.recvfrom(100); s.sendto(b'ok', peer)";
+
+/// Sends to h2 every 50 ms for `argv[1]` seconds; exit 0 if answered, 1 if not.
+const ASK_FOR: &str = "import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.05)
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:
+    s.sendto(b'hello', ('198.18.0.2', 5000))
+    try: s.recvfrom(100); sys.exit(0)
+    except socket.timeout: pass
+sys.exit(1)";
+
+#[test]
+fn a_cut_host_hears_nothing_until_its_link_is_restored() {
+    if let Some(why) = unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    if Command::new("python3").arg("-V").output().is_err() {
+        eprintln!("skipped: python3 not found");
+        return;
+    }
+    let lab = Lab::for_test("cut", 2).expect("the lab comes up");
+    let mut answerer = lab.command("h2", "python3");
+    let mut answerer = answerer
+        .args(["-c", ANSWER_ALL])
+        .spawn()
+        .expect("python3 runs");
+    let answered = |seconds: &str| {
+        let mut ask = lab.command("h1", "python3");
+        ask.args(["-c", ASK_FOR, seconds]);
+        ask.status().expect("python3 runs").success()
+    };
+
+    assert!(answered("5"), "h2 answers before the cut");
+    lab.cut("h2").expect("the cut");
+    // Silence is the point: a second of asking gets nothing back.
+    assert!(!answered("1"), "h2 still answers with its link cut");
+    lab.restore("h2").expect("the restore");
+    assert!(answered("5"), "h2 answers again once its link is restored");
+
+    let _ = answerer.kill();
+    let _ = answerer.wait();
+}
