@@ -19,7 +19,7 @@ pub mod chat;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, Once};
 use std::thread;
@@ -158,9 +158,10 @@ pub struct Server {
     stderr: Arc<Mutex<String>>,
     // Signals when the server's stderr reached end of file (the server exited).
     stderr_done: Mutex<mpsc::Receiver<()>>,
-    // Kept so the pipe stays open: a server that writes to a closed stdout
-    // would get an error it should not have to deal with.
-    _stdout: Option<ChildStdout>,
+    // What it printed on stdout after its `listening on` line, read as it
+    // comes by a thread of ours: a server that logs a lot never blocks on a
+    // full pipe, and a test can read the log.
+    stdout: Arc<Mutex<String>>,
     hint: Hint,
 }
 
@@ -240,7 +241,7 @@ impl Server {
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             stderr,
             stderr_done: Mutex::new(done_rx),
-            _stdout: None,
+            stdout: Arc::new(Mutex::new(String::new())),
             hint,
         };
         let command = description;
@@ -254,7 +255,15 @@ impl Server {
                  a server's first line must be `listening on ADDR`"
             )),
         };
-        server._stdout = Some(stdout.into_inner());
+        // Keep what the reader took beyond the first line, then the rest.
+        server
+            .stdout
+            .lock()
+            .unwrap()
+            .push_str(&String::from_utf8_lossy(stdout.buffer()));
+        let sink = Arc::clone(&server.stdout);
+        let rest = stdout.into_inner();
+        thread::spawn(move || collect(rest, &sink));
         let Some(addr) = line.trim_end().strip_prefix("listening on ") else {
             server.fail(&format!(
                 "`{command}` should first print `listening on ADDR`, but printed {line:?}"
@@ -274,6 +283,18 @@ impl Server {
     /// Everything the server has written to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// Everything the server has written to stdout after its `listening on`
+    /// line so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Waits until the server's stdout (after `listening on`) contains
+    /// `text`; `false` if it does not within [`DEADLINE`].
+    pub fn wait_for_stdout(&self, text: &str) -> bool {
+        wait_until(|| self.stdout().contains(text))
     }
 
     /// Waits for the process to exit by itself: its status, or `None` if it
