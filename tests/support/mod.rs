@@ -174,6 +174,12 @@ impl Server {
         Server::spawn(Command::new(binary).args(args), hint)
     }
 
+    /// Like [`Server::start`], for a command the test built itself (one that
+    /// runs in a lab host, say).
+    pub fn start_command(command: &mut Command, hint: Hint) -> Server {
+        Server::spawn(command, hint)
+    }
+
     /// Like [`Server::start`], with the process allowed at most `files` open
     /// file descriptors (its soft `RLIMIT_NOFILE`, set by the shell's
     /// `ulimit -Sn` before the program starts): 0, 1 and 2 are the standard
@@ -764,6 +770,8 @@ pub struct Finished {
     pub status: Option<std::process::ExitStatus>,
     pub stdout: Vec<u8>,
     pub stderr: String,
+    /// How long it was given.
+    pub deadline: Duration,
 }
 
 impl Finished {
@@ -773,7 +781,10 @@ impl Finished {
         match self.status {
             Some(status) if status.success() => "It exited successfully".to_string(),
             Some(status) => format!("It failed ({status})"),
-            None => format!("It was still running after {DEADLINE:?}, and was killed"),
+            None => format!(
+                "It was still running after {:?}, and was killed",
+                self.deadline
+            ),
         }
     }
 }
@@ -816,14 +827,21 @@ pub fn assert_demo_runs(binary: &str, expected: &[&str]) -> Finished {
 /// cannot hang when the program stops reading its input: stdin is written on
 /// its own thread.
 pub fn run(binary: &str, args: &[&str], stdin: Vec<u8>) -> Finished {
+    run_command(Command::new(binary).args(args), stdin, DEADLINE)
+}
+
+/// Like [`run`], for a command built by the test (in a lab host, say), and
+/// killed after `deadline` rather than [`DEADLINE`] — for a program whose
+/// whole point is to wait (a client waiting for a long job).
+pub fn run_command(command: &mut Command, stdin: Vec<u8>, deadline: Duration) -> Finished {
     quiet_panics();
-    let mut child = Command::new(binary)
-        .args(args)
+    let description = format!("{command:?}");
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("could not start {binary}: {e}"));
+        .unwrap_or_else(|e| panic!("could not start {description}: {e}"));
 
     let mut child_stdin = child.stdin.take().expect("stdin is piped");
     // Errors are expected when the program exits without reading everything.
@@ -841,7 +859,7 @@ pub fn run(binary: &str, args: &[&str], stdin: Vec<u8>) -> Finished {
     });
 
     // stdout reaches end of file when the program exits (or closes it).
-    let (stdout, killed) = match rx.recv_timeout(DEADLINE) {
+    let (stdout, killed) = match rx.recv_timeout(deadline) {
         Ok(out) => (out, false),
         Err(_) => {
             let _ = child.kill();
@@ -855,6 +873,7 @@ pub fn run(binary: &str, args: &[&str], stdin: Vec<u8>) -> Finished {
         status: if killed { None } else { Some(status) },
         stdout,
         stderr,
+        deadline,
     }
 }
 
