@@ -16,3 +16,26 @@ else
     cargo install mdbook --version "$MDBOOK_VERSION" --locked --quiet \
         --no-default-features --features search
 fi
+
+# Lesson 12's server is tried with real clients (tests/lesson12/clients.rs):
+# curl, Python 3 and headless Chromium. A test whose client is missing says
+# so and passes; CI installs them here, so there they run. Debian's packages
+# (as root); elsewhere, this says what to install.
+missing=()
+command -v curl >/dev/null || missing+=(curl)
+command -v python3 >/dev/null || missing+=(python3)
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing ${missing[*]} (apt-get, once)…"
+        export DEBIAN_FRONTEND=noninteractive
+        # A fresh machine has no package lists yet: fetch them only then.
+        if ! apt-cache show "${missing[@]}" >/dev/null 2>&1; then
+            apt-get update -qq
+        fi
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        echo "lesson 12's tests with real clients skip what is missing here: install" \
+            "${missing[*]} (Debian, Ubuntu: apt-get install ${missing[*]})"
+    fi
+fi
