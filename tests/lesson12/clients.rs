@@ -10,15 +10,14 @@
 //! opens 127.0.0.1 URLs.
 
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::SocketAddr;
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::{self, DEADLINE, Hint, Running};
+use crate::support::{self, DEADLINE, Hint, Running, Server};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lesson12");
 
@@ -37,14 +36,13 @@ const HELLO: &str = "Hello from lesson 12!\n";
 
 /// A directory of its own for one test, removed when dropped: `site/` is
 /// what the server serves; the clients keep their files beside it.
-struct TempDir(PathBuf);
+struct TempDir(support::TempDir);
 
 impl TempDir {
     fn new(test: &str) -> TempDir {
-        let root = std::env::temp_dir().join(format!("netlings-{test}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(root.join("site")).expect("creating a temporary directory");
-        TempDir(root)
+        let dir = support::TempDir::new(test);
+        fs::create_dir_all(dir.join("site")).expect("creating a temporary directory");
+        TempDir(dir)
     }
 
     fn site(&self) -> PathBuf {
@@ -54,12 +52,6 @@ impl TempDir {
     /// Writes `name` (in `site/`) with `contents`.
     fn serve(&self, name: &str, contents: impl AsRef<[u8]>) {
         fs::write(self.site().join(name), contents).expect("writing a file to serve");
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
     }
 }
 
@@ -86,78 +78,30 @@ impl Entry {
     }
 }
 
-/// `lesson12 serve DIR 127.0.0.1:0` in a child process, killed when dropped,
-/// with its access log (stdout after the `listening on` line) and its stderr
-/// collected as they come.
+/// `lesson12 serve DIR 127.0.0.1:0` in a child process, killed when dropped
+/// (tests/support's `Server`), and its access log: its stdout after the
+/// `listening on` line.
 struct Served {
-    // In a Mutex so that `fail`, which has `&self`, can ask whether it exited.
-    child: Mutex<Running>,
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
-    stderr: Arc<Mutex<String>>,
-    stderr_done: mpsc::Receiver<()>,
-    hint: Hint,
+    server: Server,
 }
 
 impl Served {
     fn start(dir: &Path, hint: Hint) -> Served {
-        support::quiet_panics();
         let dir = dir
             .to_str()
             .expect("a temporary directory with a UTF-8 name");
-        let mut child = Command::new(BIN)
-            .args(["serve", dir, "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("could not start {BIN}: {e}"));
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr_pipe = child.stderr.take().expect("stderr is piped");
-        let log: Arc<Mutex<Vec<String>>> = Arc::default();
-        let stderr: Arc<Mutex<String>> = Arc::default();
-        let stderr_done = collect(stderr_pipe, Arc::clone(&stderr));
-        let (first_tx, first_rx) = mpsc::channel();
-        let lines = Arc::clone(&log);
-        thread::spawn(move || {
-            let mut stdout = BufReader::new(stdout).lines();
-            let _ = first_tx.send(stdout.next());
-            for line in stdout.map_while(Result::ok) {
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let mut served = Served {
-            child: Mutex::new(Running(child)),
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            log,
-            stderr,
-            stderr_done,
-            hint,
-        };
-        let first = match first_rx.recv_timeout(DEADLINE) {
-            Ok(Some(Ok(line))) => line,
-            Ok(_) => served.fail("`lesson12 serve` ended its stdout before `listening on ADDR`"),
-            Err(_) => served.fail(&format!(
-                "`lesson12 serve` printed nothing on stdout within {DEADLINE:?}; its first \
-                 line must be `listening on ADDR`"
-            )),
-        };
-        served.addr = match first.strip_prefix("listening on ").map(str::parse) {
-            Some(Ok(addr)) => addr,
-            _ => served.fail(&format!(
-                "`lesson12 serve` should first print `listening on ADDR`, but printed {first:?}"
-            )),
-        };
-        served
+        Served {
+            server: Server::start(BIN, &["serve", dir, "127.0.0.1:0"], hint),
+        }
     }
 
     /// `http://127.0.0.1:PORT/path`
     fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("http://{}{path}", self.server.addr())
     }
 
     fn log(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
+        self.server.stdout().lines().map(str::to_string).collect()
     }
 
     /// The access log's lines that have its form.
@@ -209,14 +153,6 @@ impl Served {
     /// Fails the test with `what`, the access log, the server's stderr and
     /// the exercise to revisit.
     fn fail(&self, what: &str) -> ! {
-        support::quiet_panics();
-        // If the server has just died (at a todo!(), say), its last words may
-        // still be on their way through the pipe.
-        let _ = self.stderr_done.recv_timeout(Duration::from_millis(300));
-        let state = match self.child.lock().unwrap().0.try_wait() {
-            Ok(Some(status)) => format!("The server has exited ({status})."),
-            _ => "The server is still running.".to_string(),
-        };
         let log = self.log();
         let log = if log.is_empty() {
             "    (nothing)".to_string()
@@ -228,11 +164,8 @@ impl Served {
             }
             lines.join("\n")
         };
-        let what = format!("{what}\n\nThe server's access log:\n{log}\n\n{state}");
-        panic!(
-            "{}",
-            support::report(&what, &self.stderr.lock().unwrap(), self.hint)
-        )
+        self.server
+            .fail(&format!("{what}\n\nThe server's access log:\n{log}"))
     }
 }
 
@@ -621,7 +554,7 @@ fn ex12_5_curl_resumes_an_interrupted_download() {
     }
     // Linux tells how much memory the server ever held: a 100 MB file must
     // be streamed through a small buffer, never read whole.
-    let peak = peak_memory(server.child.lock().unwrap().0.id());
+    let peak = server.server.peak_memory();
     if let Some(peak) = peak
         && peak > 64 * 1024 * 1024
     {
@@ -631,14 +564,6 @@ fn ex12_5_curl_resumes_an_interrupted_download() {
             peak / (1024 * 1024)
         ));
     }
-}
-
-/// The peak resident memory of process `pid` (Linux), in bytes.
-fn peak_memory(pid: u32) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 // ---- Python: http.client and urllib -----------------------------------------
@@ -719,7 +644,7 @@ fn ex12_3_python_http_client_sends_five_requests_on_one_connection() {
     let dir = TempDir::new(test);
     small_site(&dir);
     let server = Served::start(&dir.site(), EX12_3);
-    let port = server.addr.port().to_string();
+    let port = server.server.addr().port().to_string();
     run_python(
         &server,
         &python,
@@ -965,7 +890,7 @@ fn ex12_4_chromium_loads_a_page_with_its_stylesheet_and_its_image() {
              shows logo.png. Its page (--dump-dom) should show {missing:?}.\n\
              A stylesheet counts only when it comes with `Content-Type: text/css`, an image \
              when its bytes arrive whole.\n{}",
-            server.addr,
+            server.server.addr(),
             ran.describe()
         ));
     }

@@ -735,6 +735,46 @@ pub fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'sta
     }
 }
 
+/// A directory of the test's own under the system's temporary directory,
+/// removed with everything in it when this guard drops (even when the test
+/// fails on the way).
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// A new, empty directory whose name says which test made it:
+    /// `netlings-NAME-PID-N`.
+    pub fn new(name: &str) -> TempDir {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("netlings-{name}-{}-{n}", std::process::id()));
+        // Left by an earlier process with the same id, perhaps.
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("could not create {}: {e}", path.display()));
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// `name` inside the directory.
+    pub fn join(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+
+    /// The directory as a program's argument.
+    pub fn arg(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temporary directory")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A child process that is killed and reaped when this guard drops, even
 /// when the test fails on the way.
 pub struct Running(pub Child);
