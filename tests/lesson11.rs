@@ -115,8 +115,8 @@ impl Proc {
             .unwrap_or_else(|e| panic!("could not start {BIN}: {e}"));
         let out = Arc::new(Mutex::new(String::new()));
         let err = Arc::new(Mutex::new(String::new()));
-        collect(child.stdout.take().unwrap(), Arc::clone(&out));
-        collect(child.stderr.take().unwrap(), Arc::clone(&err));
+        support::collect_in_background(child.stdout.take().unwrap(), Arc::clone(&out));
+        support::collect_in_background(child.stderr.take().unwrap(), Arc::clone(&err));
         Proc {
             child,
             out,
@@ -144,11 +144,7 @@ impl Proc {
     }
 
     fn signal(&self, signal: &str) {
-        let ok = Command::new("kill")
-            .args([signal, &self.pid().to_string()])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "kill {signal} {} failed", self.pid());
+        support::signal(self.pid(), signal);
     }
 
     /// Kills it at once (SIGKILL: no cleanup at all) and reaps it.
@@ -189,20 +185,6 @@ impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
-    thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            into.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
 }
 
 fn indent(text: &str) -> String {

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::support::{Finished, Hint, Running, Server, TempDir, run_command};
+use crate::support::{self, Finished, Hint, Running, Server, TempDir, run_command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lesson11");
 
@@ -211,14 +211,6 @@ enum Fault {
     RestartCoordinator,
 }
 
-fn signal(pid: u32, signal: &str) {
-    let status = Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .expect("running kill");
-    assert!(status.success(), "kill {signal} {pid} failed");
-}
-
 /// The crash and lab tests run the whole system: first check that the
 /// exercises under it work, so that an unfinished one is named as such.
 pub fn needs_exercises_11_1_to_11_4() {
@@ -283,8 +275,8 @@ fn ex11_5_a_thousand_tasks_are_done_exactly_once_through_kills_stops_and_a_resta
                 let _ = workers[i].0.kill();
                 let _ = workers[i].0.wait();
             }
-            Fault::StopWorker(i) => signal(pids[i], "-STOP"),
-            Fault::ResumeWorker(i) => signal(pids[i], "-CONT"),
+            Fault::StopWorker(i) => support::signal(pids[i], "-STOP"),
+            Fault::ResumeWorker(i) => support::signal(pids[i], "-CONT"),
             Fault::RestartCoordinator => {
                 drop(coord);
                 coord = coordinator(&addr, &data);

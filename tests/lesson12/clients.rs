@@ -169,24 +169,6 @@ impl Served {
     }
 }
 
-/// Reads `from` into `into` on a thread until end of file, then signals.
-fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> mpsc::Receiver<()> {
-    let (done_tx, done_rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            into.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-        let _ = done_tx.send(());
-    });
-    done_rx
-}
-
 // ---- the clients ------------------------------------------------------------
 
 /// The path of the first of `names` found on `PATH`; `None`, after a notice
@@ -279,7 +261,7 @@ fn run_client(program: &Path, args: &[&str], limit: Duration) -> Ran {
         }
         let _ = out_tx.send(());
     });
-    let err_done = collect(
+    let err_done = support::collect_in_background(
         child.stderr.take().expect("stderr is piped"),
         Arc::clone(&stderr),
     );

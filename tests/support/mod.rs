@@ -225,12 +225,7 @@ impl Server {
 
         let stderr = Arc::new(Mutex::new(String::new()));
         let child_stderr = child.stderr.take().expect("stderr is piped");
-        let sink = Arc::clone(&stderr);
-        let (done_tx, done_rx) = mpsc::channel();
-        thread::spawn(move || {
-            collect(child_stderr, &sink);
-            let _ = done_tx.send(());
-        });
+        let done_rx = collect_in_background(child_stderr, Arc::clone(&stderr));
 
         // Read the first line of stdout on a thread, so that we can give up
         // after DEADLINE if the server never prints it.
@@ -499,6 +494,31 @@ fn shown_log(log: &str) -> String {
         lines.len() - LOG_HEAD - LOG_TAIL,
         indent(&lines[lines.len() - LOG_TAIL..])
     )
+}
+
+/// Reads `from` (a child's stdout or stderr) into `into` on a thread of its
+/// own, as it comes; the receiver hears when it reached end of file (the
+/// program closed it, or exited).
+pub fn collect_in_background(
+    from: impl Read + Send + 'static,
+    into: Arc<Mutex<String>>,
+) -> mpsc::Receiver<()> {
+    let (done_tx, done_rx) = mpsc::channel();
+    thread::spawn(move || {
+        collect(from, &into);
+        let _ = done_tx.send(());
+    });
+    done_rx
+}
+
+/// Sends `signal` (`"-STOP"`, `"-CONT"`, `"-KILL"`…) to process `pid`, with
+/// the `kill` command: how a test freezes, wakes or kills a program of its own.
+pub fn signal(pid: u32, signal: &str) {
+    let ok = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {signal} {pid} failed");
 }
 
 fn collect(mut from: impl Read, into: &Mutex<String>) {
